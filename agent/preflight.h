@@ -1,0 +1,20 @@
+/* Preflight checks (design §5 step 2): required env vars, required directories, TCP
+ * reachability. Every check runs even when an earlier one failed, and every failing item is
+ * logged with the seed's wording:
+ *   Required environment variable X is not set
+ *   Model directory not found: PATH
+ *   Cannot connect to Redis at H:P (timeout 5s)
+ *   Cannot reach any Kafka broker in LIST
+ * TCP connects are non-blocking, all concurrent, driven by the agent's epoll loop, retried
+ * with a short backoff until the deadline.
+ */
+#ifndef AGENT_PREFLIGHT_H
+#define AGENT_PREFLIGHT_H
+
+#include "config.h"
+#include "event_loop.h"
+
+/* Returns 0, 78 when a required env var is missing, else 69 when anything else failed. */
+int preflight_run(const struct config *cfg, struct ev_loop *loop);
+
+#endif

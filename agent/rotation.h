@@ -1,0 +1,28 @@
+/* Rotation (design §10): watch the directory of every file:/cred: source with inotify (and
+ * poll every poll_interval when set), debounce with a timerfd, re-apply the changed set
+ * through the materializer, and notify once when any target changed. An invalid new version
+ * keeps every old file, is logged, and nobody is notified.
+ */
+#ifndef AGENT_ROTATION_H
+#define AGENT_ROTATION_H
+
+#include "config.h"
+#include "event_loop.h"
+#include "materialize.h"
+
+struct supervisor;
+struct rotation;
+
+/* How a change is announced. */
+struct rotation_notify {
+	struct supervisor *sv;      /* run: signal/restart the child; NULL for watch */
+	const char *notify_pidfile; /* watch: read at every notification */
+};
+
+/* Registers the watches in `loop`. *out is NULL when there is nothing to watch. Returns 0 or
+ * an exit code (70) after logging. */
+int rotation_start(struct rotation **out, struct ev_loop *loop, struct materializer *m,
+		   const struct rotation_notify *notify);
+void rotation_stop(struct rotation *r);
+
+#endif
