@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,19 +135,66 @@ int sfs_source_path(const struct sfs_source *src, char *buf, size_t bufsize, str
 	return 0;
 }
 
+/* The kernel shows /proc/PID/environ from the block the process started with
+ * (env_start..env_end, fields 50 and 51 of /proc/self/stat). environ may no longer point there
+ * for a variable that was setenv'ed since, so that block is searched on its own. */
+static bool initial_env_block(char **start, char **end)
+{
+	char buf[2048];
+	unsigned long long env_start = 0, env_end = 0;
+	const char *p;
+	ssize_t n;
+	int field;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: count from the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	for (field = 2; *p && field < 50; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 50 || sscanf(p, "%llu %llu", &env_start, &env_end) != 2 || env_start == 0 ||
+	    env_end <= env_start)
+		return false;
+	*start = (char *)(uintptr_t)env_start;
+	*end = (char *)(uintptr_t)env_end;
+	return true;
+}
+
+static bool wipe_entry(char *entry, size_t entry_max, const char *name, size_t name_len)
+{
+	if (entry_max <= name_len || strncmp(entry, name, name_len) != 0 || entry[name_len] != '=')
+		return false;
+	sodium_memzero(entry + name_len + 1,
+		       strnlen(entry + name_len + 1, entry_max - name_len - 1));
+	return true;
+}
+
 int sfs_env_scrub(const char *name)
 {
 	size_t name_len = strlen(name);
+	char *start, *end;
 	bool found = false;
 
 	/* unsetenv alone only drops the pointer: the bytes stay where /proc/PID/environ reads
 	 * them (the initial stack) or in the heap. Wipe every copy first. */
-	for (char **e = environ; e && *e; e++) {
-		if (strncmp(*e, name, name_len) == 0 && (*e)[name_len] == '=') {
-			char *value = *e + name_len + 1;
-
-			sodium_memzero(value, strlen(value));
+	for (char **e = environ; e && *e; e++)
+		if (wipe_entry(*e, strlen(*e) + 1, name, name_len))
 			found = true;
+	if (initial_env_block(&start, &end)) {
+		for (char *p = start; p < end;) {
+			size_t len = strnlen(p, (size_t)(end - p));
+
+			wipe_entry(p, len, name, name_len);
+			p += len + 1;
 		}
 	}
 	unsetenv(name);
