@@ -44,6 +44,8 @@ struct secret_cfg {
 	int cert_index;             /* resolved index of `cert` in config.secrets, or -1 */
 	int ca_index;               /* resolved index of `ca`, or -1 */
 	char *origin;               /* "FILE:LINE" or "--secret", for messages */
+	bool mode_set;              /* `mode` was given (else config_finish picks by type) */
+	bool scrub_env_set;         /* `scrub_env` was given (else yes for env: sources) */
 };
 
 struct dir_cfg {
@@ -54,6 +56,7 @@ struct dir_cfg {
 	uid_t uid;
 	gid_t gid;
 	char *origin;
+	bool mode_set; /* `mode` was given (else 0755) */
 };
 
 struct config {
@@ -113,6 +116,10 @@ int config_load_file(struct config *cfg, const char *path, struct config_error *
  * enables --notify-pidfile (watch). Returns 0 or -1 with err filled (exit 64 usage, 78). */
 int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
 		      bool allow_notify_pidfile, struct config_error *err);
+
+/* True when argv[idx..] asks for --help or -h before "--" or the first non-option, so a
+ * command can print its usage before any config is loaded. */
+bool config_args_want_help(int argc, char **argv, int idx);
 
 /* Applies defaults that depend on other settings (modes by type, owners, scrub_env), resolves
  * users/groups (unknown: 78), links cert/ca names, checks required keys. Returns 0 or -1. */
