@@ -1,0 +1,462 @@
+/* Atomic writes: owner/mode/bytes of written files, unchanged content keeps the inode, planted
+ * symlinks replaced and never written through, readers never see a partial file, a full
+ * filesystem leaves the old target and no temp file, two-phase abort keeps the old set.
+ * Needs root: files go to uid 1000 and a tiny tmpfs is mounted in a private mount namespace. */
+/* cmocka needs these first, in this order. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "secret_fs/atomic_write.h"
+#include "secret_fs/safe_dir.h"
+#include "secret_fs/secure_mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TARGET_UID 1000
+#define TARGET_GID 1000
+
+static char tmpdir[64];
+
+static char *at(char *buf, const char *rel)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, rel);
+	return buf;
+}
+
+static const struct sfs_file_opts key_opts = {
+    .owner = {.uid = TARGET_UID, .gid = TARGET_GID, .chown = true},
+    .mode = 0400,
+};
+
+static const struct sfs_dir_opts dir_opts = {
+    .owner = {.uid = TARGET_UID, .gid = TARGET_GID, .chown = true},
+    .mode = 0700,
+    .parent_mode = 0700,
+    .create = true,
+};
+
+static int write_path(const char *path, const char *data, const struct sfs_file_opts *fo,
+		      bool *changed, struct sfs_error *err)
+{
+	return sfs_write_file(path, data, strlen(data), &dir_opts, fo, changed, err);
+}
+
+/* Reads a whole small file; returns its length or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return n < 0 ? -1 : (ssize_t)len;
+}
+
+static void assert_content(const char *path, const char *expect)
+{
+	char buf[512];
+	ssize_t n = slurp(path, buf, sizeof(buf));
+
+	assert_int_equal(n, (ssize_t)strlen(expect));
+	assert_memory_equal(buf, expect, (size_t)n);
+}
+
+/* Asserts the directory holds exactly `n` entries (no leftover temp files). */
+static void assert_entries(const char *dir, int n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int count = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			count++;
+	closedir(d);
+	assert_int_equal(count, n);
+}
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void new_file_owner_mode_bytes(void **state)
+{
+	char p[PATH_MAX], d[PATH_MAX];
+	struct sfs_error err = {0};
+	struct stat st;
+	bool changed = false;
+	(void)state;
+
+	assert_int_equal(
+	    write_path(at(p, "w1/keys/signing_key.pem"), "key-one", &key_opts, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_uid, TARGET_UID);
+	assert_int_equal(st.st_gid, TARGET_GID);
+	assert_int_equal(st.st_mode & 07777, 0400);
+	assert_content(p, "key-one");
+	assert_entries(at(d, "w1/keys"), 1);
+	assert_int_equal(lstat(d, &st), 0);
+	assert_int_equal(st.st_uid, TARGET_UID);
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+static void unchanged_keeps_inode(void **state)
+{
+	char p[PATH_MAX];
+	struct sfs_error err = {0};
+	struct sfs_file_opts fo = key_opts;
+	struct stat st;
+	bool changed;
+	ino_t ino, ino2;
+	(void)state;
+
+	assert_int_equal(write_path(at(p, "w2/a.pem"), "same", &fo, &changed, &err), 0);
+	ino = inode_of(p);
+
+	assert_int_equal(write_path(p, "same", &fo, &changed, &err), 0);
+	assert_false(changed);
+	assert_int_equal(inode_of(p), ino);
+
+	assert_int_equal(write_path(p, "other", &fo, &changed, &err), 0);
+	assert_true(changed);
+	ino2 = inode_of(p);
+	assert_true(ino2 != ino);
+	assert_content(p, "other");
+
+	/* Same bytes but another mode or owner: rewritten. */
+	fo.mode = 0440;
+	assert_int_equal(write_path(p, "other", &fo, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0440);
+	fo.owner.gid = 1001;
+	assert_int_equal(write_path(p, "other", &fo, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_gid, 1001);
+
+	/* Same length, different bytes. */
+	assert_int_equal(write_path(p, "othex", &fo, &changed, &err), 0);
+	assert_true(changed);
+	assert_content(p, "othex");
+}
+
+static void no_chown_keeps_invoking_owner(void **state)
+{
+	char p[PATH_MAX];
+	struct sfs_error err = {0};
+	struct sfs_file_opts fo = {.owner = {.uid = 1000, .gid = 1000, .chown = false},
+				   .mode = 0440};
+	struct stat st;
+	bool changed;
+	(void)state;
+
+	assert_int_equal(mkdir(at(p, "w3"), 0700), 0);
+	assert_int_equal(write_path(at(p, "w3/f"), "data", &fo, &changed, &err), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_uid, geteuid());
+	assert_int_equal(st.st_gid, getegid());
+	assert_int_equal(st.st_mode & 07777, 0440);
+	assert_int_equal(write_path(p, "data", &fo, &changed, &err), 0);
+	assert_false(changed);
+}
+
+static void symlink_target_replaced_not_followed(void **state)
+{
+	char p[PATH_MAX], outside[PATH_MAX], q[PATH_MAX];
+	struct sfs_error err = {0};
+	bool changed;
+	struct stat st;
+	int fd;
+	(void)state;
+
+	assert_int_equal(mkdir(at(p, "w4"), 0700), 0);
+	fd = open(at(outside, "w4-outside"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ORIGINAL", 8), 8);
+	close(fd);
+	assert_int_equal(symlink(outside, at(p, "w4/key.pem")), 0);
+	assert_int_equal(symlink(at(q, "w4-never"), at(p, "w4/dangling.pem")), 0);
+
+	assert_int_equal(write_path(at(p, "w4/key.pem"), "new", &key_opts, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_content(p, "new");
+	assert_content(outside, "ORIGINAL");
+
+	assert_int_equal(write_path(at(p, "w4/dangling.pem"), "new", &key_opts, &changed, &err), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(lstat(at(q, "w4-never"), &st), -1);
+	assert_entries(at(q, "w4"), 2);
+}
+
+static void directory_target_refused(void **state)
+{
+	char p[PATH_MAX], d[PATH_MAX];
+	struct sfs_error err = {0};
+	bool changed = true;
+	(void)state;
+
+	assert_int_equal(mkdir(at(p, "w5"), 0700), 0);
+	assert_int_equal(mkdir(at(p, "w5/key.pem"), 0700), 0);
+	assert_int_equal(write_path(p, "x", &key_opts, &changed, &err), -EISDIR);
+	assert_false(changed);
+	assert_non_null(strstr(err.msg, p));
+	assert_entries(at(d, "w5"), 1);
+	assert_entries(p, 0);
+}
+
+static void stage_commit_abort(void **state)
+{
+	char p[PATH_MAX], t[PATH_MAX + NAME_MAX + 2];
+	struct sfs_error err = {0};
+	struct sfs_staged st, zero;
+	struct stat sb;
+	int dirfd;
+	(void)state;
+
+	assert_int_equal(sfs_dir_open(at(p, "w6"), &dir_opts, &dirfd, &err), 0);
+	assert_int_equal(sfs_stage(dirfd, "k", "w6/k", "v1", 2, &key_opts, &st, &err), 0);
+	assert_false(st.unchanged);
+	assert_true(st.tmpname[0] == '.');
+	assert_non_null(strstr(st.tmpname, ".k."));
+	/* The staged temp already has its final owner and mode; the target does not exist yet. */
+	snprintf(t, sizeof(t), "%s/%s", p, st.tmpname);
+	assert_int_equal(lstat(t, &sb), 0);
+	assert_int_equal(sb.st_uid, TARGET_UID);
+	assert_int_equal(sb.st_mode & 07777, 0400);
+	assert_int_equal(sb.st_size, 2);
+	at(t, "w6/k");
+	assert_int_equal(lstat(t, &sb), -1);
+	assert_int_equal(sfs_commit(&st, &err), 0);
+	assert_content(t, "v1");
+	assert_entries(p, 1);
+	sfs_abort(&st); /* released: nothing happens */
+	assert_int_equal(sfs_commit(&st, &err), 0);
+
+	assert_int_equal(sfs_stage(dirfd, "k", "w6/k", "v2", 2, &key_opts, &st, &err), 0);
+	sfs_abort(&st);
+	assert_content(t, "v1");
+	assert_entries(p, 1);
+
+	/* A zeroed entry owns nothing: aborting it must not close fd 0. */
+	memset(&zero, 0, sizeof(zero));
+	sfs_abort(&zero);
+	assert_true(fcntl(0, F_GETFD) >= 0 || errno != EBADF);
+
+	assert_int_equal(sfs_stage(dirfd, "a/b", "x", "v", 1, &key_opts, &st, &err), -EINVAL);
+	assert_int_equal(sfs_stage(dirfd, "..", "x", "v", 1, &key_opts, &st, &err), -EINVAL);
+	{
+		char longname[NAME_MAX];
+		memset(longname, 'n', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = '\0';
+		assert_int_equal(sfs_stage(dirfd, longname, "x", "v", 1, &key_opts, &st, &err),
+				 -ENAMETOOLONG);
+	}
+	assert_entries(p, 1);
+	close(dirfd);
+}
+
+/* 1,000 rewrites while another process reads 10,000 times: every read is a whole old or new
+ * content, never a mix, a prefix or an empty file. */
+static void readers_see_whole_files(void **state)
+{
+	enum { WRITES = 1000, READS = 10000, ALEN = 3000, BLEN = 5000 };
+	static char a[ALEN + 1], b[BLEN + 1];
+	char p[PATH_MAX];
+	struct sfs_error err = {0};
+	struct sfs_file_opts fo = key_opts;
+	ino_t prev;
+	bool changed;
+	int status;
+	pid_t reader;
+	(void)state;
+
+	memset(a, 'a', ALEN);
+	memset(b, 'b', BLEN);
+	fo.mode = 0444;
+	assert_int_equal(write_path(at(p, "w7/cert.pem"), a, &fo, &changed, &err), 0);
+	prev = inode_of(p);
+
+	reader = fork();
+	assert_true(reader >= 0);
+	if (reader == 0) {
+		static char buf[BLEN + 16];
+		int bad = 0;
+
+		for (int i = 0; i < READS; i++) {
+			ssize_t n = slurp(p, buf, sizeof(buf));
+
+			if (!((n == ALEN && memcmp(buf, a, ALEN) == 0) ||
+			      (n == BLEN && memcmp(buf, b, BLEN) == 0)))
+				bad++;
+		}
+		_exit(bad ? 1 : 0);
+	}
+	for (int i = 1; i <= WRITES; i++) {
+		const char *content = i % 2 ? b : a;
+		ino_t now;
+
+		assert_int_equal(write_path(p, content, &fo, &changed, &err), 0);
+		assert_true(changed);
+		now = inode_of(p);
+		assert_true(now != prev);
+		prev = now;
+		if (i % 100 == 0) {
+			assert_int_equal(write_path(p, content, &fo, &changed, &err), 0);
+			assert_false(changed);
+			assert_int_equal(inode_of(p), prev);
+		}
+	}
+	assert_int_equal(waitpid(reader, &status, 0), reader);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_entries(at(p, "w7"), 1);
+}
+
+static bool have_tiny_fs;
+
+/* A 64 KiB tmpfs in a private mount namespace: nothing outside this process sees it. */
+static int mount_tiny_fs(const char *where)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	if (mount("tmpfs", where, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755") < 0)
+		return -errno;
+	return 0;
+}
+
+static void full_fs_keeps_old_target(void **state)
+{
+	static char big[200 * 1024];
+	char full[PATH_MAX], p[PATH_MAX];
+	struct sfs_error err = {0};
+	bool changed = true;
+	(void)state;
+
+	if (!have_tiny_fs)
+		skip();
+	at(full, "full");
+	at(p, "full/key.pem");
+	assert_int_equal(write_path(p, "old-key", &key_opts, &changed, &err), 0);
+	memset(big, 'z', sizeof(big));
+	assert_int_equal(sfs_write_file(p, big, sizeof(big), &dir_opts, &key_opts, &changed, &err),
+			 -ENOSPC);
+	assert_int_equal(err.code, -ENOSPC);
+	assert_false(changed);
+	assert_non_null(strstr(err.msg, p));
+	assert_content(p, "old-key");
+	assert_entries(full, 1);
+}
+
+/* Two-phase: A stages fine, B fails on the full filesystem, aborting A keeps A's old file. */
+static void failed_stage_aborts_the_set(void **state)
+{
+	static char big[200 * 1024];
+	char a_dir[PATH_MAX], b_dir[PATH_MAX], a[PATH_MAX];
+	struct sfs_error err = {0};
+	struct sfs_staged sa, sb;
+	bool changed;
+	int afd, bfd;
+	(void)state;
+
+	if (!have_tiny_fs)
+		skip();
+	assert_int_equal(write_path(at(a, "w8/a.pem"), "old-a", &key_opts, &changed, &err), 0);
+	assert_int_equal(sfs_dir_open(at(a_dir, "w8"), &dir_opts, &afd, &err), 0);
+	assert_int_equal(sfs_dir_open(at(b_dir, "full"), &dir_opts, &bfd, &err), 0);
+
+	assert_int_equal(sfs_stage(afd, "a.pem", a, "new-a", 5, &key_opts, &sa, &err), 0);
+	memset(big, 'y', sizeof(big));
+	assert_int_equal(
+	    sfs_stage(bfd, "b.pem", "full/b.pem", big, sizeof(big), &key_opts, &sb, &err), -ENOSPC);
+	sfs_abort(&sb);
+	sfs_abort(&sa);
+	assert_content(a, "old-a");
+	assert_entries(a_dir, 1);
+	assert_entries(b_dir, 1); /* key.pem from the previous test only */
+
+	/* And the successful path commits both. */
+	assert_int_equal(sfs_stage(afd, "a.pem", a, "new-a", 5, &key_opts, &sa, &err), 0);
+	assert_int_equal(sfs_stage(bfd, "b.pem", "full/b.pem", "b", 1, &key_opts, &sb, &err), 0);
+	assert_int_equal(sfs_commit(&sa, &err), 0);
+	assert_int_equal(sfs_commit(&sb, &err), 0);
+	assert_content(a, "new-a");
+	assert_entries(b_dir, 2);
+	close(afd);
+	close(bfd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(new_file_owner_mode_bytes),
+	    cmocka_unit_test(unchanged_keeps_inode),
+	    cmocka_unit_test(no_chown_keeps_invoking_owner),
+	    cmocka_unit_test(symlink_target_replaced_not_followed),
+	    cmocka_unit_test(directory_target_refused),
+	    cmocka_unit_test(stage_commit_abort),
+	    cmocka_unit_test(readers_see_whole_files),
+	    cmocka_unit_test(full_fs_keeps_old_target),
+	    cmocka_unit_test(failed_stage_aborts_the_set),
+	};
+	char cmd[128], full[PATH_MAX];
+	int r;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_atomic_write: skipped, needs root to give files to uid 1000 "
+				"and to mount a tiny tmpfs\n");
+		return 77;
+	}
+	umask(077);
+	if (sfs_init(NULL) < 0)
+		return 1;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-atomic.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return 1;
+	if (mkdir(at(full, "full"), 0755) < 0)
+		return 1;
+	r = mount_tiny_fs(full);
+	have_tiny_fs = r == 0;
+	if (!have_tiny_fs)
+		fprintf(stderr, "full-filesystem tests skipped: cannot mount a tmpfs (%s)\n",
+			strerror(-r));
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	if (have_tiny_fs)
+		umount2(full, MNT_DETACH);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return r;
+}
