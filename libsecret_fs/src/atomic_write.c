@@ -214,6 +214,9 @@ int sfs_commit(struct sfs_staged *st, struct sfs_error *err)
 	if (fsync(st->dirfd) == 0)
 		goto out;
 	syncfd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A directory we may write but not read cannot be synced by us; the rename stands. */
+	if (syncfd < 0 && errno == EACCES)
+		goto out;
 	if (syncfd < 0 || fsync(syncfd) < 0)
 		r = sfs_error_set(err, -errno,
 				  "%s was replaced but its directory cannot be synced: %s",

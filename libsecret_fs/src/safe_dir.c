@@ -358,8 +358,11 @@ int sfs_dir_open(const char *path, const struct sfs_dir_opts *opts, int *dirfd_o
 		if (r < 0)
 			goto out;
 	}
-	/* The walk may end on an O_PATH descriptor; callers need one they can fsync. */
+	/* The walk may end on an O_PATH descriptor; callers need one they can fsync. A
+	 * directory we may only search (mode 0300 or 0711) still serves for openat/renameat. */
 	fd = openat(w.cur, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == EACCES)
+		fd = openat(w.cur, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = sfs_error_set(err, -errno, "cannot open directory %s: %s", w.shown,
 				  strerror(errno));

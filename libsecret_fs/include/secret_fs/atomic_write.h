@@ -41,14 +41,16 @@ SFS_API int sfs_stage(int dirfd, const char *name, const char *path, const void 
 		      struct sfs_error *err);
 
 /* Phase 2: rename the temp over the target and fsync the directory (no-op when unchanged).
- * Always releases the staged entry. */
+ * Always releases the staged entry. Committing a released entry returns 0. */
 SFS_API int sfs_commit(struct sfs_staged *st, struct sfs_error *err);
 
-/* Removes the temp file and releases the entry. Safe to call on a released entry. */
+/* Removes the temp file and releases the entry. Safe to call on a released entry, on one whose
+ * sfs_stage failed, and on a zeroed struct (which owns nothing). */
 SFS_API void sfs_abort(struct sfs_staged *st);
 
 /* Convenience: open/create the parent directory of absolute `path` with `dir_opts`, stage and
- * commit. *changed (may be NULL) tells whether the target was rewritten. */
+ * commit. *changed (may be NULL) tells whether the target was rewritten. `dir_opts` may be NULL:
+ * missing directories are then created 0700 for opts->owner. */
 SFS_API int sfs_write_file(const char *path, const void *data, size_t len,
 			   const struct sfs_dir_opts *dir_opts, const struct sfs_file_opts *opts,
 			   bool *changed, struct sfs_error *err);

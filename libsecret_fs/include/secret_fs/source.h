@@ -40,17 +40,21 @@ SFS_API int sfs_source_path(const struct sfs_source *src, char *buf, size_t bufs
 			    struct sfs_error *err);
 
 struct sfs_read_opts {
-	size_t max_bytes; /* refuse larger content with a clear error (-EFBIG) */
+	size_t max_bytes; /* refuse larger content with a clear error (-EFBIG); 0 means
+			     SFS_MAX_SECRET_BYTES */
 	bool keep_env;    /* env: do not wipe/unset the variable (scrub_env = no) */
 };
 
 /* Reads the whole source into `out` (secure memory; freed by the caller with
  * sfs_secret_free). Errors: -ENOENT (unset variable, missing file), -EFBIG (over max_bytes),
- * -ENODATA (empty), -EACCES, -EIO. */
+ * -ENODATA (empty), -EACCES, -EIO. `opts` may be NULL (defaults). On error `out` is empty.
+ * An env: variable is scrubbed only after a successful read. */
 SFS_API int sfs_source_read(const struct sfs_source *src, const struct sfs_read_opts *opts,
 			    struct sfs_secret *out, struct sfs_error *err);
 
-/* Wipes the bytes of an environment variable in place and unsets it. Returns 0 or -ENOENT. */
+/* Wipes the bytes of an environment variable in place and unsets it: every copy environ points
+ * to, and any NAME= entry left in the process's initial environment block (what
+ * /proc/PID/environ shows), even one an earlier setenv() replaced. Returns 0 or -ENOENT. */
 SFS_API int sfs_env_scrub(const char *name);
 
 #endif
