@@ -131,6 +131,19 @@ static void section_line(struct ini_state *st, char *p)
 	open_section(st, p + 1);
 }
 
+/* libinih r55 strips inline comments from "key = value" lines but not from continuation
+ * lines; do it here with the same rule (';' after whitespace) so both behave alike. */
+static void strip_inline_comment(char *line)
+{
+	for (char *p = line + 1; *p; p++) {
+		if (*p == ';' && isspace((unsigned char)p[-1])) {
+			p[0] = '\n';
+			p[1] = '\0';
+			return;
+		}
+	}
+}
+
 static char *read_line(char *str, int num, void *stream)
 {
 	struct ini_state *st = stream;
@@ -165,6 +178,8 @@ static char *read_line(char *str, int num, void *stream)
 	while (isspace((unsigned char)*p))
 		p++;
 	memcpy(str, st->line, (size_t)n + 1);
+	if (st->indented && st->key_seen && *p && *p != ';' && *p != '#' && *p != '[')
+		strip_inline_comment(str);
 	if (*p == '[') {
 		if (st->indented && st->key_seen) {
 			fail_at(st, "section header must not be indented", NULL);
