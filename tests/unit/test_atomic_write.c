@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -418,6 +419,133 @@ static void failed_stage_aborts_the_set(void **state)
 	close(bfd);
 }
 
+/* Runs in a child that became uid/gid 1000: chown=false writes files owned by that uid, and a
+ * stage into a directory it may not write fails with -EACCES and leaves the set as it was.
+ * Returns a nonzero code naming the first failed check (cmocka asserts cannot run here). */
+static int unprivileged_writer(const char *own_dir, const char *root_dir)
+{
+	struct sfs_file_opts fo = {.owner = {.uid = TARGET_UID, .gid = TARGET_GID, .chown = false},
+				   .mode = 0440};
+	struct sfs_dir_opts d = {.owner = fo.owner, .mode = 0700, .create = false};
+	struct sfs_error err = {0};
+	struct sfs_staged sa, sb;
+	char a[PATH_MAX];
+	bool changed;
+	int afd, bfd;
+
+	if (setgroups(0, NULL) < 0 || setresgid(TARGET_GID, TARGET_GID, TARGET_GID) < 0 ||
+	    setresuid(TARGET_UID, TARGET_UID, TARGET_UID) < 0)
+		return 10;
+	snprintf(a, sizeof(a), "%s/a.pem", own_dir);
+	if (sfs_write_file(a, "a-one", 5, &d, &fo, &changed, &err) < 0 || !changed)
+		return 11;
+	if (sfs_dir_open(own_dir, &d, &afd, &err) < 0 || sfs_dir_open(root_dir, &d, &bfd, &err) < 0)
+		return 12;
+	if (sfs_stage(afd, "a.pem", a, "a-two", 5, &fo, &sa, &err) < 0)
+		return 13;
+	if (sfs_stage(bfd, "b.pem", "b.pem", "b", 1, &fo, &sb, &err) != -EACCES)
+		return 14;
+	if (!strstr(err.msg, "b.pem"))
+		return 15;
+	sfs_abort(&sb);
+	sfs_abort(&sa);
+	close(afd);
+	close(bfd);
+	return 0;
+}
+
+static void unprivileged_writer_and_readonly_dir(void **state)
+{
+	char own[PATH_MAX], ro[PATH_MAX], a[PATH_MAX];
+	struct stat st;
+	int status;
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(mkdir(at(own, "w9"), 0700), 0);
+	assert_int_equal(chown(own, TARGET_UID, TARGET_GID), 0);
+	assert_int_equal(mkdir(at(ro, "w9-root"), 0700), 0);
+	assert_int_equal(chmod(ro, 0755), 0);
+	/* The test directory itself is 0700 root: let uid 1000 through. */
+	assert_int_equal(chmod(tmpdir, 0711), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(unprivileged_writer(own, ro));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(tmpdir, 0700), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lstat(at(a, "w9/a.pem"), &st), 0);
+	assert_int_equal(st.st_uid, TARGET_UID);
+	assert_int_equal(st.st_gid, TARGET_GID);
+	assert_int_equal(st.st_mode & 07777, 0440);
+	assert_content(a, "a-one");
+	assert_entries(own, 1);
+	assert_entries(ro, 0);
+}
+
+/* The order of the contract, seen by strace: temp created O_EXCL|O_NOFOLLOW, fchown and
+ * fchmod before the first byte, fsync, rename over the target, then fsync of the directory. */
+static void syscall_order(void **state)
+{
+	const char *helpers = getenv("SFS_TEST_HELPERS");
+	char cmd[3 * PATH_MAX], log[PATH_MAX], target[PATH_MAX], line[1024];
+	char tmpname[NAME_MAX + 1] = "";
+	int step = 0, tmpfd = -1, dirfd = -1;
+	FILE *f;
+	(void)state;
+
+	if (!helpers || system("command -v strace >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "syscall_order skipped: needs strace and SFS_TEST_HELPERS\n");
+		skip();
+	}
+	at(log, "strace.log");
+	at(target, "w10/k.pem");
+	assert_int_equal(mkdir(at(cmd, "w10"), 0700), 0);
+	/* -s 0: not even test bytes reach the log. */
+	snprintf(cmd, sizeof(cmd),
+		 "strace -s 0 -o '%s' -e trace=openat,fchown,fchmod,write,fsync,renameat,"
+		 "renameat2 '%s/fs_write' '%s' test-bytes 1000 1000 0400 >/dev/null",
+		 log, helpers, target);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(log, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char name[NAME_MAX + 1];
+		int fd, dfd;
+
+		if (step == 0 && strstr(line, "O_CREAT|O_EXCL|O_NOFOLLOW") &&
+		    sscanf(line, "openat(%d, \"%255[^\"]\", %*[^)]) = %d", &dfd, name, &fd) == 3) {
+			assert_true(name[0] == '.');
+			snprintf(tmpname, sizeof(tmpname), "%s", name);
+			tmpfd = fd;
+			step = 1;
+		} else if (step == 1 && sscanf(line, "fchown(%d, 1000, 1000)", &fd) == 1 &&
+			   fd == tmpfd) {
+			step = 2;
+		} else if (step == 2 && sscanf(line, "fchmod(%d, 0400)", &fd) == 1 && fd == tmpfd) {
+			step = 3;
+		} else if (sscanf(line, "write(%d,", &fd) == 1 && fd == tmpfd) {
+			if (step != 3)
+				fail_msg("a byte was written before fchown and fchmod (step %d)",
+					 step);
+			step = 4;
+		} else if (step == 4 && sscanf(line, "fsync(%d)", &fd) == 1 && fd == tmpfd) {
+			step = 5;
+		} else if (step == 5 && strncmp(line, "renameat", 8) == 0 &&
+			   strstr(line, tmpname) && strstr(line, "\"k.pem\"")) {
+			assert_int_equal(sscanf(strchr(line, '('), "(%d,", &dirfd), 1);
+			step = 6;
+		} else if (step == 6 && sscanf(line, "fsync(%d)", &fd) == 1 && fd == dirfd) {
+			step = 7;
+		}
+	}
+	fclose(f);
+	assert_int_equal(step, 7);
+	assert_content(target, "test-bytes");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +556,8 @@ int main(void)
 	    cmocka_unit_test(directory_target_refused),
 	    cmocka_unit_test(stage_commit_abort),
 	    cmocka_unit_test(readers_see_whole_files),
+	    cmocka_unit_test(unprivileged_writer_and_readonly_dir),
+	    cmocka_unit_test(syscall_order),
 	    cmocka_unit_test(full_fs_keeps_old_target),
 	    cmocka_unit_test(failed_stage_aborts_the_set),
 	};
