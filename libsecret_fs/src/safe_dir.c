@@ -24,8 +24,9 @@ struct walk {
 };
 
 /* Pops the next component from w->pending into `name`, skipping empty and "." components.
- * Returns false when nothing is left. */
-static bool next_component(struct walk *w, char name[NAME_MAX + 1], bool *is_last)
+ * Returns 1, 0 when nothing is left, or -ENAMETOOLONG (a link target can hold any bytes: a
+ * cut name could match another directory). */
+static int next_component(struct walk *w, char name[NAME_MAX + 1], bool *is_last)
 {
 	char *p = w->pending;
 	size_t n;
@@ -35,16 +36,16 @@ static bool next_component(struct walk *w, char name[NAME_MAX + 1], bool *is_las
 			p++;
 		if (!*p) {
 			w->pending[0] = '\0';
-			return false;
+			return 0;
 		}
 		n = strcspn(p, "/");
 		if (!(n == 1 && p[0] == '.'))
 			break;
 		p += n;
 	}
-	/* Callers check component length before walking; a long one is cut, then fails. */
 	if (n > NAME_MAX)
-		n = NAME_MAX;
+		return sfs_error_set(w->err, -ENAMETOOLONG, "a path component below %s is too long",
+				     w->shown);
 	memcpy(name, p, n);
 	name[n] = '\0';
 	p += strcspn(p, "/");
@@ -52,7 +53,7 @@ static bool next_component(struct walk *w, char name[NAME_MAX + 1], bool *is_las
 	for (p = w->pending; *p == '/' || (p[0] == '.' && (p[1] == '/' || !p[1])); p++)
 		;
 	*is_last = !*p;
-	return true;
+	return 1;
 }
 
 static void shown_push(struct walk *w, const char *name)
@@ -218,8 +219,8 @@ static int step(struct walk *w, const char *name, bool is_last)
 		return go_up(w);
 
 	for (int attempt = 0; attempt < MAX_RACE_RETRIES; attempt++) {
-		/* Directories we create or may chmod need a real descriptor; the rest O_PATH, so
-		 * search permission is enough to pass through. */
+		/* A readable descriptor can be fchmod'ed (enforce_final) and synced; a directory we
+		 * may only search is still passed through with O_PATH. */
 		fd = openat(w->cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == EACCES)
 			fd = openat(w->cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -353,11 +354,13 @@ int sfs_dir_open(const char *path, const struct sfs_dir_opts *opts, int *dirfd_o
 		r = sfs_error_set(err, -errno, "cannot open /: %s", strerror(errno));
 		goto out;
 	}
-	while (next_component(&w, name, &is_last)) {
+	while ((r = next_component(&w, name, &is_last)) > 0) {
 		r = step(&w, name, is_last);
 		if (r < 0)
 			goto out;
 	}
+	if (r < 0)
+		goto out;
 	/* The walk may end on an O_PATH descriptor; callers need one they can fsync. A
 	 * directory we may only search (mode 0300 or 0711) still serves for openat/renameat. */
 	fd = openat(w.cur, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -263,6 +263,21 @@ static void link_loop_bounded(void **state)
 	assert_int_equal(symlink(at(q, "loop/a"), at(p, "loop/b")), 0);
 	assert_int_equal(open_dir(at(p, "loop/a/x"), &o, &err), -ELOOP);
 	assert_non_null(strstr(err.msg, "too many"));
+
+	/* A trusted link whose target holds a name longer than NAME_MAX: refused, not cut
+	 * down to a name that exists. */
+	{
+		char target[NAME_MAX + 64], cut[PATH_MAX];
+
+		memset(target, 'n', sizeof(target) - 1);
+		target[sizeof(target) - 1] = '\0';
+		snprintf(cut, sizeof(cut), "%s/loop/%.*s", tmpdir, NAME_MAX, target);
+		assert_int_equal(mkdir(cut, 0700), 0);
+		assert_int_equal(symlink(target, at(p, "loop/long")), 0);
+		assert_int_equal(open_dir(at(p, "loop/long/x"), &o, &err), -ENAMETOOLONG);
+		strcat(cut, "/x");
+		assert_absent(cut);
+	}
 }
 
 static void planted_dir_in_sticky_dir_refused(void **state)
