@@ -8,30 +8,34 @@
 #ifndef AGENT_MATERIALIZE_H
 #define AGENT_MATERIALIZE_H
 
+#include "config.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-
 /* What the agent remembers about each secret between applications (no secret bytes). */
 struct secret_runtime {
-	bool applied;                 /* written (or validated in place) at least once */
-	unsigned char source_hash[32];/* SHA-256 of the raw source bytes last applied */
-	unsigned char output_hash[32];/* SHA-256 of the canonical bytes last written */
-	char fingerprint[65];         /* public-key fingerprint (keys) or "" */
-	bool changed;                 /* set by the last materializer_apply: target bytes changed */
+	bool applied;		       /* written (or validated in place) at least once */
+	unsigned char source_hash[32]; /* SHA-256 of the raw source bytes last applied */
+	unsigned char output_hash[32]; /* SHA-256 of the canonical bytes last written */
+	char fingerprint[65];	       /* public-key fingerprint (keys) or "" */
+	bool changed; /* set by the last materializer_apply: target bytes changed */
 };
 
 struct materializer {
 	struct config *cfg;
 	struct secret_runtime *rt; /* cfg->nsecrets entries */
-	bool first_done;           /* env: sources are read once, at the first application */
+	bool first_done;	   /* env: sources are read once, at the first application */
+	bool dirs_pending;	   /* [dir] sections wait for the first application's validation */
 };
 
 int materializer_init(struct materializer *m, struct config *cfg);
 void materializer_free(struct materializer *m);
 
-/* Creates the [dir] sections' directories. Returns an exit code (0, 73, 77). */
+/* Creates the [dir] sections' directories. Returns an exit code (0, 73, 77).
+ * Before the first materializer_apply this only marks them: the first application creates them
+ * once every secret has been read and validated, so a start with an invalid secret leaves the
+ * filesystem untouched (its exit code then carries any [dir] failure). */
 int materializer_make_dirs(struct materializer *m);
 
 /* Runs read+validate+write for the secrets with which[i] true (NULL: all). A secret whose
