@@ -241,5 +241,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
 	if (end < argc && strcmp(argv[end], "--") == 0)
 		end++;
 	*idx = end;
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg->log_format, cfg->log_level);
 	return 0;
 }

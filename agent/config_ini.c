@@ -40,6 +40,8 @@ struct ini_state {
 	unsigned long seen_agent; /* [agent] and [preflight] may be split over several */
 	unsigned long seen_preflight;
 
+	char *split; /* rest of an over-long list line, fed to inih as continuation lines */
+
 	bool failed;
 	unsigned fail_line;
 };
@@ -144,6 +146,83 @@ static void strip_inline_comment(char *line)
 	}
 }
 
+/* Copies `lead` and as many words of st->split as fit into str (num bytes with '\n' and
+ * NUL), leaving the rest in st->split. A continuation chunk (empty lead) starts with a space,
+ * so inih and handle_key take it as a continuation of the list. */
+static char *next_chunk(struct ini_state *st, char *str, int num, const char *lead)
+{
+	size_t room = (size_t)num - 2, used = strlen(lead), start = used;
+	char *w = st->split;
+
+	memcpy(str, lead, used);
+	for (;;) {
+		size_t len;
+
+		while (*w == ' ' || *w == '\t')
+			w++;
+		if (!*w)
+			break;
+		len = strcspn(w, " \t");
+		if (used + 1 + len > room) {
+			if (used == start) {
+				fail_at(st, "a word is too long for one line", NULL);
+				return NULL;
+			}
+			break;
+		}
+		str[used++] = ' ';
+		memcpy(str + used, w, len);
+		used += len;
+		w += len;
+	}
+	st->split = *w ? w : NULL;
+	st->indented = (*lead == '\0');
+	str[used++] = '\n';
+	str[used] = '\0';
+	return str;
+}
+
+/* libinih r55 reads at most INI_MAX_LINE bytes per line and would take the rest of a longer
+ * line as a line of its own. A long comment is dropped here; a long list (require_env, ...)
+ * is cut into continuation lines at word boundaries; anything else is refused. */
+static char *split_long_line(struct ini_state *st, char *str, int num)
+{
+	char *p = st->line, *sep, *end;
+	char lead[80];
+	size_t name_len;
+
+	p += strspn(p, " \t");
+	if (*p == ';' || *p == '#') {
+		strcpy(str, "\n");
+		return str;
+	}
+	strip_inline_comment(st->line);
+	end = st->line + strlen(st->line);
+	while (end > st->line && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	sep = p + strcspn(p, "=:");
+	name_len = (size_t)(sep - p);
+	while (name_len > 0 && isspace((unsigned char)p[name_len - 1]))
+		name_len--;
+	if (p != st->line || !*sep || name_len == 0 || name_len >= sizeof(lead) - 3) {
+		fail_at(st, "line too long", NULL);
+		return NULL;
+	}
+	snprintf(lead, sizeof(lead), "%.*s =", (int)name_len, p);
+	lead[name_len] = '\0';
+	if (!config_key_is_list(lead)) {
+		char why[96];
+
+		snprintf(why, sizeof(why), " (%d bytes at most; only a list may be longer)",
+			 num - 2);
+		fail_at(st, "line too long", why);
+		return NULL;
+	}
+	lead[name_len] = ' ';
+	st->split = sep + 1;
+	return next_chunk(st, str, num, lead);
+}
+
 static char *read_line(char *str, int num, void *stream)
 {
 	struct ini_state *st = stream;
@@ -152,6 +231,8 @@ static char *read_line(char *str, int num, void *stream)
 
 	if (st->failed)
 		return NULL;
+	if (st->split)
+		return next_chunk(st, str, num, "");
 	n = getline(&st->line, &st->linecap, st->file);
 	if (n < 0) {
 		if (ferror(st->file)) {
@@ -163,14 +244,8 @@ static char *read_line(char *str, int num, void *stream)
 		return NULL;
 	}
 	st->lineno++;
-	if (n > num - 1) {
-		char limit[96];
-
-		snprintf(limit, sizeof(limit),
-			 " (%d bytes at most; continue a list on indented lines)", num - 2);
-		fail_at(st, "line too long", limit);
-		return NULL;
-	}
+	if (n > num - 1)
+		return split_long_line(st, str, num);
 	p = st->line;
 	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3;
