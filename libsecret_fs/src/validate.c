@@ -245,6 +245,17 @@ static int resolve_auto(const struct sfs_secret *text, enum sfs_secret_type *typ
 	return 0;
 }
 
+static const char *auto_key_algorithm(const struct sfs_secret *text)
+{
+	struct sfs_secret der = {0};
+	const char *name = NULL;
+
+	if (sfs_private_key_pem_decode((const char *)text->data, text->len, &der, NULL) == 0)
+		name = sfs_pkcs8_algorithm_name(der.data, der.len);
+	sfs_secret_free(&der);
+	return name ? name : "non-Ed25519";
+}
+
 int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate_result *res,
 		 struct sfs_error *err)
 {
@@ -276,8 +287,9 @@ int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate_result 
 		}
 		if (res->type == SFS_TYPE_TLS_KEY && !req->cert) {
 			r = sfs_error_set(err, -EINVAL,
-					  "a non-Ed25519 private key is validated as tls-key and "
-					  "needs its certificate (--cert)");
+					  "a %s private key is validated as tls-key and needs its "
+					  "certificate (--cert)",
+					  auto_key_algorithm(&text));
 			goto out;
 		}
 	}

@@ -73,13 +73,13 @@ static int check_one_ca(X509 *cert, size_t index, struct sfs_warnings *w, struct
 		sfs_warn(w, "%.200s is an X.509 v1 self-signed root (no CA extensions)", name);
 		return 0;
 	}
-	if (X509_check_ca(cert) != 1)
-		return sfs_error_set(err, -EINVAL, "%s is not a CA", name);
 	/* Without a keyUsage extension X509_get_key_usage reports every bit, so look first. */
 	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
 	    !(X509_get_key_usage(cert) & KU_KEY_CERT_SIGN))
 		return sfs_error_set(err, -EINVAL,
 				     "%s is not a CA (its keyUsage lacks keyCertSign)", name);
+	if (X509_check_ca(cert) != 1)
+		return sfs_error_set(err, -EINVAL, "%s is not a CA", name);
 	return 0;
 }
 
