@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	    "  --poll-interval 0  --grace 5s  --kill-after 0  --hook-timeout 30s\n"
 	    "  --signal-group[=yes|no]  --privileged-watcher[=yes|no]\n"
 	    "  --log-format text|json  --log-level debug|info|warn|error\n"
+	    "  --notify-pidfile FILE    as for watch\n"
 	    "\n"
 	    "Durations take a unit (ms, s, m, h); 0 needs none. Modes are octal.\n"
 	    "exit: 0 valid, 64 usage error, 78 configuration error\n");
@@ -47,7 +48,8 @@ int cmd_check_config(int argc, char **argv)
 	rc = agent_process_setup();
 	if (rc != EXIT_OK)
 		goto out;
-	if (config_parse_args(&cfg, argc, argv, &idx, false, &err) < 0) {
+	/* --notify-pidfile is accepted so a `watch` command line can be checked as it is. */
+	if (config_parse_args(&cfg, argc, argv, &idx, true, &err) < 0) {
 		fprintf(stderr, "secret-agent: check-config: %s\n", err.msg);
 		rc = err.exit_code;
 		goto out;

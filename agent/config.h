@@ -4,6 +4,19 @@
  * errors with file:line. Flags override/extend the file: scalar flags replace, list flags
  * append, --secret adds a secret. Everything is resolved (users, groups, modes, durations,
  * signals) by config_finish(), so later stages never parse text.
+ *
+ * Choices the contract leaves open (see config_*.c for the reasons):
+ *   - "$$" is a literal '$'; a backslash is not an escape. ${VAR:-default} also applies when
+ *     VAR is set but empty, as in the shell. Flag values are not expanded (the shell did).
+ *   - Durations need a unit (ms, s, m, h) except a bare 0. Modes are always octal.
+ *   - A malformed flag, an unknown flag and a bad --secret are usage errors (64); everything
+ *     from the file, a missing file and unknown users/groups are config errors (78).
+ *   - Scalar keys may appear once per section; list keys (require_env, require_dir,
+ *     wait_tcp, wait_any_tcp) append, also over indented continuation lines.
+ *   - [dir] mode defaults to 0755. An owner left out defaults to [agent] user and group (what
+ *     the service runs as), else the invoking uid/gid; an explicit owner without group gets
+ *     that user's primary group (gid = uid for a numeric uid without passwd entry).
+ *   - [agent] group without [agent] user is refused rather than silently ignored.
  */
 #ifndef AGENT_CONFIG_H
 #define AGENT_CONFIG_H

@@ -200,7 +200,7 @@ from = env:A
             "check-config", "--debounce", "2s", "--on-change=restart",
             "--require-env", "C D", "--require-env=E", "--wait-any-tcp", "h1:1,h2:2",
             "--secret", "name=b,from=file:/run/b.pem,to=/tmp/b/b.pem,type=x509",
-            "--log-format=json", "--config", ini])
+            "--log-format=json", "--notify-pidfile", "/run/app.pid", "--config", ini])
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         out = r.stdout.decode()
         self.assertIn("  debounce: 2s\n", out)
@@ -209,6 +209,7 @@ from = env:A
         self.assertIn("  wait_any_tcp: h1:1 h2:2\n", out)
         self.assertIn("  timeout: 5s\n", out)
         self.assertIn("  log_format: json\n", out)
+        self.assertIn("  notify_pidfile: /run/app.pid\n", out)
         self.assertIn("secret a:\n", out)
         self.assertIn("secret b:\n  origin: --secret\n  source: file:/run/b.pem\n"
                       "  target: /tmp/b/b.pem\n  type: x509\n  mode: 0444\n", out)
