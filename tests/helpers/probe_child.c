@@ -6,7 +6,7 @@
  *   probe_child raise SIG           die of signal SIG (default action, unblocked)
  *   probe_child signals S1,S2,...   print "ready", then "got N" per signal received (all
  *                                   blocked and read with sigwaitinfo), exit 0 after the list
- *   probe_child orphans N           leave N grandchildren that exit 0.2 s later as orphans,
+ *   probe_child orphans N           leave N grandchildren that exit 1 s later as orphans,
  *                                   print "orphans: N", then wait for any signal and exit 0
  *   probe_child leave-stubborn PIDFILE  leave a grandchild that ignores SIGTERM (pid written to
  *                                   PIDFILE), then exit 7
@@ -148,7 +148,7 @@ static int leave_orphans(int n)
 	if (middle == 0) {
 		for (int i = 0; i < n; i++) {
 			if (fork() == 0) {
-				usleep(200000);
+				usleep(1000000);
 				_exit(0);
 			}
 		}
