@@ -27,6 +27,7 @@ struct work {
 	unsigned char hash[32];	  /* SHA-256 of raw */
 	struct sfs_secret output; /* canonical bytes to write (validated) */
 	bool validated;		  /* output is set */
+	bool check_only;	  /* outside the set, checked against a changed partner only */
 	char fingerprint[65];	  /* public-key fingerprint, or "" */
 	struct sfs_staged staged; /* valid when is_staged */
 	bool is_staged;
@@ -198,6 +199,12 @@ static int read_secret(const struct secret_cfg *s, struct work *w)
 
 /* --- validation --------------------------------------------------------------------------- */
 
+static void log_invalid(const struct secret_cfg *s, const char *reason)
+{
+	log_event(LOG_ERROR, "invalid_secret", s->name,
+		  (const char *[]){"source", s->source.spec, NULL}, "%s", reason);
+}
+
 /* The current content of a partner that is not being applied itself: its written target,
  * else its source (files and credentials only: an env var is gone after the first read). */
 static int load_current(const struct secret_cfg *s, struct sfs_secret *out, struct sfs_error *err)
@@ -215,6 +222,20 @@ static int load_current(const struct secret_cfg *s, struct sfs_secret *out, stru
 		return sfs_source_read(&s->source, &opts, out, err);
 	return sfs_error_set(err, -ENOENT, "%s was never written and %s cannot be read again",
 			     s->name, s->source.spec);
+}
+
+/* A secret outside the set whose partner changed: its current content, to check the pair. */
+static int load_for_check(const struct secret_cfg *s, struct work *w)
+{
+	struct sfs_error err = {0};
+
+	if (load_current(s, &w->raw, &err) < 0) {
+		log_invalid(s, err.msg);
+		return EXIT_INVALID;
+	}
+	w->read = true;
+	w->check_only = true;
+	return EXIT_OK;
 }
 
 /* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
@@ -242,12 +263,6 @@ static int partner_content(struct materializer *m, struct work *works, int j,
 	*data = tmp->data;
 	*len = tmp->len;
 	return 0;
-}
-
-static void log_invalid(const struct secret_cfg *s, const char *reason)
-{
-	log_event(LOG_ERROR, "invalid_secret", s->name,
-		  (const char *[]){"source", s->source.spec, NULL}, "%s", reason);
 }
 
 static int partner_for_request(struct materializer *m, struct work *works,
@@ -302,6 +317,11 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 	if (code != EXIT_OK)
 		goto out;
 	r = sfs_validate(&req, &res, &err);
+	if (r < 0 && w->check_only)
+		sfs_error_prefix(
+		    &err, "checked again because %s changed",
+		    m->cfg->secrets[s->type == SFS_TYPE_TLS_KEY ? s->cert_index : s->ca_index]
+			.name);
 	if (r < 0) {
 		log_invalid(s, err.msg);
 		code = r == -ENOMEM ? EXIT_SOFTWARE : EXIT_INVALID;
@@ -567,15 +587,21 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 	if (code != EXIT_OK)
 		goto out;
 
-	/* 2. Validate what changed (and what must still match a changed partner); every invalid
-	 * secret is named, and nothing is written if any is invalid. */
+	/* 2. Validate what changed and what must still match a changed partner (a key outside the
+	 * set is loaded from its current file for that); every invalid secret is named, and
+	 * nothing is written if any is invalid. */
 	for (int rank = 0; rank <= 2; rank++) {
 		for (size_t i = 0; i < n; i++) {
 			struct work *w = &works[i];
-			if (validation_rank(cfg->secrets[i].type) != rank || !w->read)
+			if (validation_rank(cfg->secrets[i].type) != rank)
 				continue;
 			if (!w->active && !partner_changed(cfg, works, i))
 				continue;
+			if (!w->read) {
+				code = worse(code, load_for_check(&cfg->secrets[i], w));
+				if (!w->read)
+					continue;
+			}
 			code = worse(code, validate_secret(m, works, i));
 		}
 	}
@@ -594,7 +620,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 	for (size_t i = 0; i < n; i++) {
 		int r;
 
-		if (!works[i].validated || !cfg->secrets[i].to)
+		if (!works[i].validated || works[i].check_only || !cfg->secrets[i].to)
 			continue;
 		r = stage_secret(cfg, &cfg->secrets[i], &works[i]);
 		if (r < 0) {
@@ -605,7 +631,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 
 	/* 4. Commit: every temp renamed over its target. */
 	for (size_t i = 0; i < n; i++)
-		if (works[i].validated)
+		if (works[i].validated && !works[i].check_only)
 			commit_one(m, i, &works[i], &code, &changed_count);
 	m->first_done = true;
 	if (nchanged)
