@@ -135,6 +135,9 @@ static void normalize_lines(struct sfs_secret *s, struct sfs_warnings *w)
 		out--;
 		trimmed = true;
 	}
+	/* A final newline (a file's, or a converted literal one) carries nothing. */
+	while (out > 0 && s->data[out - 1] == '\n')
+		out--;
 	s->len = out;
 	if (had_cr)
 		sfs_warn(w, "CRLF or CR line endings converted to LF");
