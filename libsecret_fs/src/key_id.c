@@ -52,7 +52,7 @@ int sfs_key_id_check(const char *key_id, const char *fp_hex, const char *jwk, bo
 					     c, i);
 	}
 	sfs_warn(w,
-		 "key id '%s' is a free-form label, not a fingerprint: it cannot be checked "
+		 "key id '%.128s' is a free-form label, not a fingerprint: it cannot be checked "
 		 "against the key",
 		 key_id);
 	return 0;

@@ -80,7 +80,7 @@ static int check_ed25519_der(const struct sfs_validate_req *req, const struct sf
 			return r;
 		if (!sfs_domain_has_version(req->domain))
 			sfs_warn(&res->warnings,
-				 "domain tag '%s' carries no version (such as v1): a later format "
+				 "domain tag '%.64s' carries no version (such as v1): a later format "
 				 "cannot be told apart",
 				 req->domain);
 	}
