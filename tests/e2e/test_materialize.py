@@ -370,6 +370,40 @@ mode = 0440
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(facts(os.path.join(out, "mine")), (65534, 65534, 0o440))
 
+    def gen_tls_pair(self, name):
+        key, crt = (os.path.join(self.tmp, name + ext) for ext in (".key", ".crt"))
+        satest.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=svc.test",
+                       "-days", "30")
+        return key, crt
+
+    def test_tls_pair(self):
+        key, crt = self.gen_tls_pair("tls")
+        other_key, _ = self.gen_tls_pair("other")
+        cfg = """
+[secret "tls_cert"]
+from = file:%s
+to = @OUT@/tls/tls.crt
+type = tls-cert
+[secret "tls_key"]
+from = file:%s
+to = @OUT@/tls/tls.key
+type = tls-key
+cert = tls_cert
+"""
+        r = self.materialize(cfg % (crt, other_key))
+        secret_free(self, r.stdout + r.stderr, [read(other_key), read(key)])
+        self.assertEqual(r.returncode, 65, r.stderr)
+        bad = lines_with(r.stderr, "event=invalid_secret")
+        self.assertEqual(len(bad), 1, r.stderr)
+        self.assertEqual(field(bad[0], "secret"), "tls_key")
+        self.assertFalse(os.path.exists(self.out))
+        r = self.materialize(cfg % (crt, key))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(facts(os.path.join(self.out, "tls", "tls.key")), (0, 0, 0o400))
+        self.assertEqual(facts(os.path.join(self.out, "tls", "tls.crt")), (0, 0, 0o444))
+        self.assertEqual(read(os.path.join(self.out, "tls", "tls.crt")), read(crt))
+
     def test_config_error_writes_nothing(self):
         r = self.materialize("""
 [secret "a"]
