@@ -14,7 +14,9 @@
 #include "config.h"
 #include "event_loop.h"
 
-/* Returns 0, 78 when a required env var is missing, else 69 when anything else failed. */
+/* Returns 0, 78 when a required env var is missing (an empty value counts as missing, like the
+ * seed's `[ -z "$VAR" ]`) or a TCP address cannot be parsed, else 69 when anything else failed.
+ * A wait_tcp or wait_any_tcp value may itself hold a comma/whitespace separated list. */
 int preflight_run(const struct config *cfg, struct ev_loop *loop);
 
 #endif
