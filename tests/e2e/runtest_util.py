@@ -14,6 +14,9 @@ import satest
 PROBE = os.path.join(satest.HELPERS, "probe_child")
 UNSHARE = ["unshare", "-fp", "--mount-proc"]
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+# Sanitizer builds set these for the tests (no leak detection: the agent forbids ptrace).
+BASE_ENV.update({k: v for k, v in os.environ.items()
+                 if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")})
 
 
 def agent_cmd(agent_args, child, pid1=False):
