@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,9 +46,23 @@ static bool is_read_once(const struct sfs_source *src)
 	return src->kind == SFS_SOURCE_ENV || src->kind == SFS_SOURCE_STDIN;
 }
 
-static bool running_as_root(void)
+/* Root, or an agent that kept CAP_CHOWN after dropping to the service user (privileged_watcher,
+ * design §8): files and directories can be given to their configured owner. Otherwise nothing
+ * is chowned and an owner other than ourselves is refused. */
+static bool can_chown(void)
 {
-	return geteuid() == 0;
+	cap_flag_value_t has = CAP_CLEAR;
+	cap_t caps;
+
+	if (geteuid() == 0)
+		return true;
+	caps = cap_get_proc();
+	if (!caps)
+		return false;
+	if (cap_get_flag(caps, CAP_CHOWN, CAP_EFFECTIVE, &has) < 0)
+		has = CAP_CLEAR;
+	cap_free(caps);
+	return has == CAP_SET;
 }
 
 int materializer_init(struct materializer *m, struct config *cfg)
@@ -81,7 +96,7 @@ static int make_one_dir(const struct dir_cfg *d)
 {
 	struct sfs_error err = {0};
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = d->uid, .gid = d->gid, .chown = running_as_root()},
+	    .owner = {.uid = d->uid, .gid = d->gid, .chown = can_chown()},
 	    .mode = d->mode,
 	    /* A [dir]'s missing parents are shared ground (/app): root-owned, world-searchable. */
 	    .parent_mode = 0755,
@@ -95,10 +110,10 @@ static int make_one_dir(const struct dir_cfg *d)
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
 	fmt_uint(uid, sizeof(uid), d->uid);
-	if (!running_as_root() && d->uid != geteuid()) {
+	if (!can_chown() && d->uid != geteuid()) {
 		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
-			  "cannot give %s to uid %u: the agent runs as uid %u, not root", d->path,
-			  (unsigned)d->uid, (unsigned)geteuid());
+			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			  d->path, (unsigned)d->uid, (unsigned)geteuid());
 		return EXIT_NOPERM;
 	}
 	r = sfs_dir_open(d->path, &opts, &fd, &err);
@@ -389,7 +404,7 @@ static int open_target_dir(const struct config *cfg, const struct secret_cfg *s,
 {
 	const struct dir_cfg *d = dir_section_for(cfg, dir);
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = running_as_root()},
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
 	    .mode = 0700,
 	    .parent_mode = 0700,
 	    .create = true,
@@ -422,7 +437,7 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 static int stage_secret(const struct config *cfg, const struct secret_cfg *s, struct work *w)
 {
 	struct sfs_file_opts fopts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = running_as_root()},
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
 	    .mode = s->mode,
 	};
 	struct sfs_error err = {0};
@@ -454,8 +469,8 @@ static void log_written(const struct secret_cfg *s, const struct work *w, bool c
 	char mode[8], uid[16], gid[16];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
-	fmt_uint(uid, sizeof(uid), running_as_root() ? s->uid : geteuid());
-	fmt_uint(gid, sizeof(gid), running_as_root() ? s->gid : getegid());
+	fmt_uint(uid, sizeof(uid), can_chown() ? s->uid : geteuid());
+	fmt_uint(gid, sizeof(gid), can_chown() ? s->gid : getegid());
 	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
 	log_event(LOG_INFO, "secret_written", s->name,
 		  (const char *[]){"path", s->to, "mode", mode, "uid", uid, "gid", gid, "changed",
@@ -477,15 +492,15 @@ static int check_ownership_possible(const struct config *cfg, const bool *which)
 {
 	int code = EXIT_OK;
 
-	if (running_as_root())
+	if (can_chown())
 		return EXIT_OK;
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		const struct secret_cfg *s = &cfg->secrets[i];
 		if ((which && !which[i]) || !s->to || s->uid == geteuid())
 			continue;
 		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
-			  "cannot give %s to uid %u: the agent runs as uid %u, not root", s->to,
-			  (unsigned)s->uid, (unsigned)geteuid());
+			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			  s->to, (unsigned)s->uid, (unsigned)geteuid());
 		code = EXIT_NOPERM;
 	}
 	return code;
