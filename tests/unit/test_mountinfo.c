@@ -1,0 +1,113 @@
+/* mountinfo: a file bind-mounted onto a path (Kubernetes subPath) is recognised as a mount
+ * point; ordinary files are not; escaped paths are decoded. */
+#include "mountinfo.h"
+
+#include <cmocka.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char fixture_path[] = "/tmp/mountinfo-test-XXXXXX";
+
+static int setup(void **state)
+{
+	int fd = mkstemp(fixture_path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+	      "1301 1290 0:52 / /var/run/secrets/kubernetes.io/serviceaccount ro,relatime - tmpfs "
+	      "tmpfs rw,size=65536k\n"
+	      "1302 1290 259:2 /var/lib/kubelet/pods/uid/volume-subpaths/ca/app/0 "
+	      "/app/certs/root.crt ro,relatime - ext4 /dev/root rw\n"
+	      "1303 1290 0:60 / /mnt/with\\040space rw - tmpfs tmpfs rw\n",
+	      f);
+	assert_int_equal(fclose(f), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(fixture_path);
+	return 0;
+}
+
+static void subpath_file_is_a_mount_point(void **state)
+{
+	bool is_mount = false;
+
+	(void)state;
+	assert_int_equal(mountinfo_is_mount_point(fixture_path, "/app/certs/root.crt", &is_mount),
+			 0);
+	assert_true(is_mount);
+}
+
+static void ordinary_paths_are_not(void **state)
+{
+	bool is_mount = true;
+
+	(void)state;
+	assert_int_equal(mountinfo_is_mount_point(fixture_path, "/app/certs/other.crt", &is_mount),
+			 0);
+	assert_false(is_mount);
+	/* A prefix of a mount point is not one. */
+	assert_int_equal(mountinfo_is_mount_point(fixture_path, "/app/certs", &is_mount), 0);
+	assert_false(is_mount);
+}
+
+static void escaped_mount_points_are_decoded(void **state)
+{
+	bool is_mount = false;
+	char s[] = "/a\\040b\\011c\\134d";
+
+	(void)state;
+	mountinfo_unescape(s);
+	assert_string_equal(s, "/a b\tc\\d");
+	assert_int_equal(mountinfo_is_mount_point(fixture_path, "/mnt/with space", &is_mount), 0);
+	assert_true(is_mount);
+}
+
+static void missing_mountinfo_is_an_error(void **state)
+{
+	bool is_mount = true;
+
+	(void)state;
+	assert_int_equal(mountinfo_is_mount_point("/nonexistent/mountinfo", "/x", &is_mount),
+			 -ENOENT);
+	assert_false(is_mount);
+}
+
+/* The live table: / is always a mount point; this fixture file never is. */
+static void live_table(void **state)
+{
+	bool is_mount = false;
+
+	(void)state;
+	assert_int_equal(mountinfo_is_mount_point(NULL, "/", &is_mount), 0);
+	assert_true(is_mount);
+	assert_int_equal(mountinfo_is_mount_point(NULL, fixture_path, &is_mount), 0);
+	assert_false(is_mount);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(subpath_file_is_a_mount_point),
+	    cmocka_unit_test(ordinary_paths_are_not),
+	    cmocka_unit_test(escaped_mount_points_are_decoded),
+	    cmocka_unit_test(missing_mountinfo_is_an_error),
+	    cmocka_unit_test(live_table),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
