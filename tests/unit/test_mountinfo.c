@@ -1,12 +1,16 @@
 /* mountinfo: a file bind-mounted onto a path (Kubernetes subPath) is recognised as a mount
  * point; ordinary files are not; escaped paths are decoded. */
-#include "mountinfo.h"
-
-#include <cmocka.h>
-#include <errno.h>
-#include <setjmp.h>
+/* cmocka needs these three first. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "mountinfo.h"
+
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,19 @@
 /* source_watch: directory watches see kubelet swaps, renames, in-place writes, a deleted and
  * recreated directory, an overflowed queue and the poll period. Real inotify, real files. */
+/* cmocka needs these three first. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
 #include "event_loop.h"
 #include "log.h"
 #include "source_watch.h"
 
-#include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
