@@ -40,7 +40,8 @@ struct sfs_validate_req {
 	size_t cert_len;
 	const unsigned char *ca;   /* tls-cert: CA bundle for chain verification, or NULL */
 	size_t ca_len;
-	int warn_days;             /* warn when a certificate expires within this many days (30) */
+	int warn_days;             /* warn when a certificate expires within this many days;
+				      0 means the default (30), a negative value never warns */
 	time_t now;                /* 0 = time(NULL) */
 };
 
