@@ -39,8 +39,8 @@ _secret_agent()
 
 	local commands='run materialize watch validate check-config'
 	local common='--config --secret --user --group --require-env --require-dir --wait-tcp
-		--wait-any-tcp --timeout --on-change --debounce --poll-interval --grace --log-format
-		--log-level --help'
+		--wait-any-tcp --timeout --on-change --debounce --poll-interval --grace --kill-after
+		--hook-timeout --signal-group --privileged-watcher --log-format --log-level --help'
 
 	local cmd='' i
 	for ((i = 1; i < cword; i++)); do
@@ -107,7 +107,7 @@ _secret_agent()
 		return
 		;;
 	--secret | --wait-tcp | --wait-any-tcp | --timeout | --debounce | --poll-interval | \
-		--grace | --domain | --key-id | --warn-days)
+		--grace | --kill-after | --hook-timeout | --domain | --key-id | --warn-days)
 		return
 		;;
 	esac
@@ -116,10 +116,10 @@ _secret_agent()
 	'')
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		;;
-	run | materialize | check-config)
+	run | materialize)
 		COMPREPLY=($(compgen -W "$common" -- "$cur"))
 		;;
-	watch)
+	watch | check-config)
 		COMPREPLY=($(compgen -W "$common --notify-pidfile" -- "$cur"))
 		;;
 	validate)
