@@ -711,6 +711,80 @@ class PackageInstall(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class SystemdRecipe(unittest.TestCase):
+    """The template unit's ExecStart with the packaged example config, as systemd would start
+    it: credentials in $CREDENTIALS_DIRECTORY, the RuntimeDirectory created, and only the
+    unit's CapabilityBoundingSet with NoNewPrivileges (setpriv stands in for systemd)."""
+
+    UNIT = os.path.join(pkgtest.SOURCE_DIR, "systemd", "secret-agent@.service")
+    CREDS = "/run/credentials/secret-agent@myapp.service"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sa-systemd-")
+        os.chmod(cls.tmp, 0o755)
+        cls.c = Container("systemd", cls.tmp)
+        cls.c.install_package()
+        cls.c.chroot("useradd", "--system", "--user-group", "myapp")
+        cls.uid = int(cls.c.chroot("id", "-u", "myapp").stdout)
+        os.makedirs(cls.c.path("/etc/secret-agent"))
+        shutil.copy(cls.c.path("/usr/share/doc/secret-agent/examples/systemd-myapp.conf"),
+                    cls.c.path("/etc/secret-agent/myapp.conf"))
+        cls.key = gen_ed25519()
+        cls.ca = gen_cert(cls.tmp, "myapp-db-ca")
+        with open(cls.UNIT) as f:
+            unit = f.read()
+        cls.exec_start = re.search(r"(?m)^ExecStart=(.*)$", unit).group(1).replace(
+            "%i", "myapp").split()
+        cls.caps = re.search(r"(?m)^CapabilityBoundingSet=(.*)$", unit).group(1).split()
+        cls.runtime_dir = "/run/" + re.search(r"(?m)^RuntimeDirectory=(.*)$", unit).group(
+            1).replace("%i", "myapp")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.destroy()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        for d in (self.runtime_dir, self.CREDS):
+            shutil.rmtree(self.c.path(d), ignore_errors=True)
+        # What systemd does before ExecStart: the runtime directory and the credentials.
+        os.makedirs(self.c.path(self.runtime_dir), mode=0o755)
+        os.makedirs(self.c.path(self.CREDS), mode=0o500)
+        for name, data in (("signing_key", self.key), ("db_ca", self.ca)):
+            with open(self.c.path(self.CREDS + "/" + name), "wb") as f:
+                f.write(data)
+            os.chmod(self.c.path(self.CREDS + "/" + name), 0o400)
+
+    def start(self, caps):
+        bounding = "-all" + "".join(",+" + c[len("CAP_"):].lower() for c in caps)
+        argv = [CHROOT, self.c.root, "/usr/bin/setpriv", "--bounding-set", bounding,
+                "--inh-caps", "-all", "--no-new-privs"] + self.exec_start
+        env = pkgtest.agent_env(CREDENTIALS_DIRECTORY=self.CREDS)
+        return subprocess.run(argv, env=env, capture_output=True, timeout=60)
+
+    def test_materializes_credentials_with_the_units_capabilities(self):
+        self.assertEqual(self.exec_start[:2], ["/usr/bin/secret-agent", "materialize"])
+        r = self.start(self.caps)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace")[-3000:])
+        for name, mode, data in (("signing_key.pem", 0o400, self.key),
+                                 ("root.crt", 0o444, self.ca)):
+            path = self.c.path("%s/%s" % (self.runtime_dir, name))
+            st = os.lstat(path)
+            self.assertEqual((st.st_uid, st.st_mode & 0o7777), (self.uid, mode), name)
+            with open(path, "rb") as f:
+                self.assertTrue(f.read() == data, "%s: content differs" % name)
+        out = r.stdout + r.stderr
+        self.assertNotIn(pem_body(self.key)[:32], out)
+
+    def test_without_chown_nothing_is_written(self):
+        # The bounding set is what limits the unit: without CAP_CHOWN it cannot give the files
+        # to myapp, and must fail rather than leave them owned by root.
+        r = self.start([c for c in self.caps if c != "CAP_CHOWN"])
+        self.assertIn(r.returncode, (73, 77), r.stderr.decode(errors="replace")[-3000:])
+        self.assertEqual(sorted(os.listdir(self.c.path(self.runtime_dir))), [])
+
+
 def main():
     pkgtest.require_root("debootstrap, chroot, mounts and pid namespaces")
     for tool in ("unshare", "chroot", "mount", "dpkg", "openssl"):
