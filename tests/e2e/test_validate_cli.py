@@ -95,7 +95,7 @@ class ValidateKeyCli(satest.TempDirTestCase):
         r = self.run_validate("env:K", extra_env={"K": self.key.pem})
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.run_validate("cred:signing", extra_env={"CREDENTIALS_DIRECTORY": self.tmp})
-        self.assertEqual(r.returncode, 1 if False else 65)  # no such credential
+        self.assertEqual(r.returncode, 65)  # no such credential
         os.rename(self.path, os.path.join(self.tmp, "signing"))
         r = self.run_validate("cred:signing", extra_env={"CREDENTIALS_DIRECTORY": self.tmp})
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -131,6 +131,29 @@ class ValidateKeyCli(satest.TempDirTestCase):
                 self.assertEqual(r.returncode, 64, r.stderr)
                 self.assertIn(wording.encode(), r.stderr)
                 self.assertEqual(r.stdout, b"")
+
+    def test_process_cannot_dump_core(self):
+        # validation.md step 19: RLIMIT_CORE 0 before any secret is read. `-` blocks on stdin,
+        # so the process can be inspected while it waits for the key.
+        import subprocess
+        import time
+        p = subprocess.Popen([satest.AGENT, "validate", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            limits = ""
+            for _ in range(100):
+                with open("/proc/%d/limits" % p.pid) as f:
+                    limits = f.read()
+                if "Max core file size        0                    0" in limits:
+                    break
+                time.sleep(0.05)
+            self.assertIn("Max core file size        0                    0", limits)
+            out, err = p.communicate(self.key.pem, timeout=30)
+            self.assertEqual(p.returncode, 0, err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_help(self):
         r = self.run_validate("--help")
