@@ -79,10 +79,11 @@ static int check_ed25519_der(const struct sfs_validate_req *req, const struct sf
 		if (r < 0)
 			return r;
 		if (!sfs_domain_has_version(req->domain))
-			sfs_warn(&res->warnings,
-				 "domain tag '%.64s' carries no version (such as v1): a later format "
-				 "cannot be told apart",
-				 req->domain);
+			sfs_warn(
+			    &res->warnings,
+			    "domain tag '%.64s' carries no version (such as v1): a later format "
+			    "cannot be told apart",
+			    req->domain);
 	}
 	r = sfs_ed25519_self_test(key, req->domain, err);
 	if (r < 0)
