@@ -19,6 +19,8 @@
 /* Events that keep coming must not postpone an application forever: past this many debounce
  * periods since the first pending event, the set is applied anyway. */
 #define DEBOUNCE_MAX_PERIODS 10
+/* Re-applications in a row while sources keep changing under the reads. */
+#define MAX_APPLY_ROUNDS 8
 
 struct rotation {
 	struct ev_loop *loop;
@@ -31,6 +33,7 @@ struct rotation {
 	uint64_t first_pending_ms;
 	bool *pending; /* cfg->nsecrets entries */
 	bool *which;
+	bool *changed; /* union over the rounds of one application */
 	size_t n;
 };
 
@@ -60,7 +63,7 @@ static void describe_changes(const struct rotation *r, char *names, size_t names
 		const struct secret_cfg *s = &r->m->cfg->secrets[i];
 		const struct secret_runtime *rt = &r->m->rt[i];
 
-		if (!rt->changed)
+		if (!r->changed[i])
 			continue;
 		if (nl < names_size)
 			nl += (size_t)snprintf(names + nl, names_size - nl, "%s%s", nl ? "," : "",
@@ -71,34 +74,61 @@ static void describe_changes(const struct rotation *r, char *names, size_t names
 	}
 }
 
-static void apply_pending(struct rotation *r)
+static bool take_pending(struct rotation *r)
 {
-	char names[1024], fps[2048];
-	size_t nchanged = 0;
 	bool any = false;
-	int rc;
 
 	for (size_t i = 0; i < r->n; i++) {
 		r->which[i] = r->pending[i];
 		r->pending[i] = false;
 		any |= r->which[i];
 	}
-	if (!any)
+	return any;
+}
+
+static void arm_debounce(struct rotation *r, uint64_t ms);
+
+/* Applies the pending set. Reading several files is not atomic: when a source changed again
+ * while the set was being read (kubelet swapped ..data between the key and its certificate),
+ * the written set may mix two versions, so it is applied again before anyone is told. The
+ * notification names every secret changed in any round. */
+static void apply_pending(struct rotation *r)
+{
+	char names[1024], fps[2048];
+	size_t total = 0;
+
+	if (!take_pending(r))
 		return;
-	rc = materializer_apply(r->m, r->which, &nchanged);
-	if (rc != EXIT_OK) {
-		log_warn("rotation_rejected", NULL,
-			 "the new version was not applied (exit code %d): every file stays as it "
-			 "was, nobody is notified; the next change is tried again",
-			 rc);
-		return;
+	memset(r->changed, 0, r->n * sizeof(r->changed[0]));
+	for (int round = 0; round < MAX_APPLY_ROUNDS; round++) {
+		size_t nchanged = 0;
+		int rc = materializer_apply(r->m, r->which, &nchanged);
+
+		if (rc != EXIT_OK) {
+			log_warn("rotation_rejected", NULL,
+				 "the new version was not applied (exit code %d): every file stays "
+				 "as it was; the next change is tried again",
+				 rc);
+			break;
+		}
+		for (size_t i = 0; i < r->n; i++)
+			r->changed[i] |= r->m->rt[i].changed;
+		total += nchanged;
+		if (!source_watch_collect(r->sw, r->pending))
+			break;
+		if (round + 1 == MAX_APPLY_ROUNDS) {
+			arm_debounce(r, 0); /* sources still moving: the rest on the next turn */
+			break;
+		}
+		if (!take_pending(r))
+			break;
 	}
-	if (nchanged == 0)
+	if (total == 0)
 		return;
 	describe_changes(r, names, sizeof(names), fps, sizeof(fps));
 	log_event(LOG_DEBUG, "rotation_applied", NULL,
 		  (const char *[]){"secrets", names, "fingerprints", fps, NULL},
-		  "%zu target(s) rewritten", nchanged);
+		  "%zu target(s) rewritten", total);
 	notifier_notify(r->notifier, names, fps);
 }
 
@@ -261,7 +291,8 @@ int rotation_start(struct rotation **out, struct ev_loop *loop, struct materiali
 	r->debounce_fd = -1;
 	r->pending = calloc(r->n ? r->n : 1, sizeof(*r->pending));
 	r->which = calloc(r->n ? r->n : 1, sizeof(*r->which));
-	if (!r->pending || !r->which)
+	r->changed = calloc(r->n ? r->n : 1, sizeof(*r->changed));
+	if (!r->pending || !r->which || !r->changed)
 		goto fail;
 	ret = start(r, notify);
 	if (ret == 1) {
@@ -292,5 +323,6 @@ void rotation_stop(struct rotation *r)
 	}
 	free(r->pending);
 	free(r->which);
+	free(r->changed);
 	free(r);
 }

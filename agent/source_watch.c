@@ -168,16 +168,15 @@ static void handle_event(struct source_watch *sw, const struct inotify_event *ev
 	}
 }
 
-static void on_inotify(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+/* Reads every queued event without blocking and records the marks. Returns the reason to
+ * report: an overflow outranks ordinary events. */
+static enum source_watch_reason drain(struct source_watch *sw)
 {
-	struct source_watch *sw = ctx;
 	enum source_watch_reason reason = SOURCE_WATCH_EVENT;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 
-	(void)loop;
-	(void)events;
 	for (;;) {
-		ssize_t len = read(fd, buf, sizeof(buf));
+		ssize_t len = read(sw->ifd, buf, sizeof(buf));
 
 		if (len < 0 && errno == EINTR)
 			continue;
@@ -202,7 +201,33 @@ static void on_inotify(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
 		}
 	}
 	rearm_missing(sw);
-	deliver(sw, reason);
+	return reason;
+}
+
+static void on_inotify(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct source_watch *sw = ctx;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	deliver(sw, drain(sw));
+}
+
+bool source_watch_collect(struct source_watch *sw, bool *dirty)
+{
+	bool any = false;
+
+	drain(sw);
+	for (size_t i = 0; i < sw->n; i++) {
+		if (sw->dirty[i]) {
+			dirty[i] = true;
+			any = true;
+		}
+	}
+	memset(sw->dirty, 0, sw->n * sizeof(sw->dirty[0]));
+	sw->any_dirty = false;
+	return any;
 }
 
 static void drain_timer(int fd)

@@ -52,6 +52,11 @@ int source_watch_create(struct source_watch **out, struct ev_loop *loop, const c
 			void *ctx);
 void source_watch_destroy(struct source_watch *sw);
 
+/* Reads the events already queued, without waiting and without calling the callback, and ORs
+ * their marks into dirty[] (n entries). Returns true when any secret was marked. Lets the
+ * caller see whether a source changed again while it was reading a set of them. */
+bool source_watch_collect(struct source_watch *sw, bool *dirty);
+
 /* Number of distinct directories watched, and how many of them have a live watch now. */
 size_t source_watch_dir_count(const struct source_watch *sw);
 size_t source_watch_armed_count(const struct source_watch *sw);
