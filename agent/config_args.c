@@ -85,7 +85,13 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 	if (eq) {
 		occ->value = eq + 1;
 	} else if (occ->flag->kind == FLAG_BOOL_KEY) {
-		occ->value = NULL;
+		bool ignored;
+
+		/* "--signal-group no" must not leave "no" behind as the command to run. */
+		if (*i + 1 < argc && config_parse_bool(argv[*i + 1], &ignored) == 0)
+			occ->value = argv[++*i];
+		else
+			occ->value = NULL;
 	} else {
 		if (*i + 1 >= argc)
 			return config_fail(err, EXIT_USAGE, "option '--%s' needs a value",

@@ -461,6 +461,8 @@ static void test_parsing_stops_at_first_non_option(void **state)
 	int idx;
 	const char *args[] = {"validate", "--user", "0", "env:KEY", "--bogus", NULL};
 	const char *dash[] = {"run", "--", "--user", NULL};
+	const char *bools[] = {"run", "--signal-group", "no",  "--privileged-watcher",
+			       "yes", "--signal-group", "cmd", NULL};
 
 	(void)state;
 	unsetenv("SECRET_AGENT_CONFIG");
@@ -470,6 +472,16 @@ static void test_parsing_stops_at_first_non_option(void **state)
 	assert_int_equal(parse(&cfg, &err, &idx, false, dash), 0);
 	assert_int_equal(idx, 2);
 	assert_null(cfg.user);
+	config_free(&cfg);
+	/* A boolean flag takes a following yes/no, and nothing else. */
+	assert_int_equal(parse(&cfg, &err, &idx, false, bools), 0);
+	assert_int_equal(idx, 6);
+	assert_true(cfg.signal_group);
+	assert_true(cfg.privileged_watcher);
+	config_free(&cfg);
+	bools[5] = NULL;
+	assert_int_equal(parse(&cfg, &err, &idx, false, bools), 0);
+	assert_false(cfg.signal_group);
 	config_free(&cfg);
 }
 
