@@ -1,0 +1,234 @@
+"""Rotation under `run`: kubelet's AtomicWriter swaps, one signal per content change, invalid
+versions kept out, a watched directory deleted and recreated, an overflowed inotify queue.
+
+The service is tests/helpers/rot_child: at every SIGHUP it hashes the targets and records the
+digests, so the tests know exactly which set the service saw at the moment it was told.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kubelet  # noqa: E402
+import rottest_common as rc  # noqa: E402
+import satest  # noqa: E402
+
+
+class RotationCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = rc.shm_dir("sa-rot-")
+        self.src = os.path.join(self.tmp, "secret-volume")
+        self.out = os.path.join(self.tmp, "out")
+        self.record = os.path.join(self.tmp, "record")
+        self.child_pidfile = os.path.join(self.tmp, "child.pid")
+        self.agent = None
+
+    def tearDown(self):
+        if self.agent:
+            self.agent.stop(signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start_run(self, secrets, targets, extra=(), prefix=()):
+        args = ["run"]
+        for s in secrets:
+            args += ["--secret", s]
+        args += list(extra)
+        args += ["--", rc.ROT_CHILD, self.record, self.child_pidfile] + list(targets)
+        self.agent = rc.Agent(args, self.tmp, prefix=prefix)
+        self.assertTrue(rc.wait_for(lambda: os.path.exists(self.child_pidfile), 20),
+                        "the service never started:\n" + self.agent.log_text())
+        return self.agent
+
+    def stop_agent(self):
+        code = self.agent.stop()
+        self.agent_log = self.agent.log_text()
+        self.agent = None
+        return code
+
+    def key_target(self):
+        return os.path.join(self.out, "key.pem")
+
+    def wait_target(self, path, digest, timeout=20):
+        return rc.wait_for(lambda: rc.file_sha(path) == digest, timeout)
+
+
+class KubeletRotation(RotationCase):
+    def test_1000_kubelet_rotations_readers_and_signals_never_see_a_mixed_set(self):
+        pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(12)]
+        allowed_keys = {rc.sha(k) for k, _ in pairs}
+        allowed_pairs = {(rc.sha(k), rc.sha(c)) for k, c in pairs}
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": pairs[0][0], "ca.crt": pairs[0][1]})
+        key_t, ca_t = self.key_target(), os.path.join(self.out, "ca.crt")
+        self.start_run([
+            "name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t),
+            "name=ca,from=file:%s/ca.crt,to=%s,type=x509" % (self.src, ca_t)],
+            [key_t, ca_t], extra=["--debounce", "0"])
+        # The canonical form of openssl's output is openssl's output.
+        self.assertEqual(rc.file_sha(key_t), rc.sha(pairs[0][0]))
+        self.assertEqual(rc.file_sha(ca_t), rc.sha(pairs[0][1]))
+
+        reader = subprocess.Popen([rc.ROT_READER, key_t], stdout=subprocess.PIPE)
+        self.assertEqual(reader.stdout.readline().strip(), b"ready")
+        last = None
+        for i in range(1, 1001):
+            last = pairs[i % len(pairs)]
+            writer.write({"key.pem": last[0], "ca.crt": last[1]})
+            # Unpaced half the time: bursts coalesce, paced swaps land mid-application.
+            if i % 2:
+                time.sleep(0.001 * (i % 3))
+        self.assertTrue(self.wait_target(key_t, rc.sha(last[0]), 60))
+        self.assertTrue(self.wait_target(ca_t, rc.sha(last[1]), 60))
+        # The last notification's read happens after the last write.
+        final = (rc.sha(last[0]), rc.sha(last[1]))
+        self.assertTrue(rc.wait_for(
+            lambda: rc.records(self.record) and
+            tuple(rc.records(self.record)[-1][2]) == final, 20))
+        reader.send_signal(signal.SIGTERM)
+        out, _ = reader.communicate(timeout=30)
+        self.assertEqual(self.stop_agent(), 0)
+
+        lines = out.decode().split("\n")
+        reads = int(lines[0].split()[1])
+        seen = dict(l.split() for l in lines[1:] if l.strip())
+        self.assertGreater(reads, 1000)
+        for digest in seen:
+            self.assertIn(digest, allowed_keys, "a reader saw a partial or foreign key file")
+        self.assertGreater(len(seen), 1, "the reader never saw a rotation")
+
+        recs = rc.records(self.record)
+        self.assertGreater(len(recs), 0)
+        for _, sig, digests in recs:
+            self.assertEqual(sig, signal.SIGHUP)
+            self.assertIn(tuple(digests), allowed_pairs,
+                          "the service was signalled while key and certificate disagreed")
+        sys.stderr.write("1000 rotations: %d reads, %d distinct keys seen, %d signals\n"
+                         % (reads, len(seen), len(recs)))
+        rc.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
+
+
+class SignalsPerChange(RotationCase):
+    def test_one_signal_per_content_change_none_for_same_content(self):
+        keys = [satest.gen_ed25519_pem() for _ in range(4)]
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": keys[0]})
+        key_t = self.key_target()
+        self.start_run(["name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t)],
+                       [key_t], extra=["--debounce", "50ms"])
+        # Rotations further apart than the debounce: changes, and same-content rewrites.
+        plan = [keys[1], keys[1], keys[2], keys[3], keys[3], keys[0]]
+        for key in plan:
+            writer.write({"key.pem": key}, force=True)
+            time.sleep(0.6)
+        self.assertTrue(self.wait_target(key_t, rc.sha(keys[0])))
+        time.sleep(0.5)
+        self.assertEqual(self.stop_agent(), 0)
+        got = [d[0] for _, _, d in rc.records(self.record)]
+        want = [rc.sha(k) for k in (keys[1], keys[2], keys[3], keys[0])]
+        self.assertEqual(got, want, "expected exactly one SIGHUP per content change, each "
+                         "after the new content was in place")
+        self.assertEqual(self.agent_log.count("event=rotation_notified"), 4)
+
+    def test_invalid_key_keeps_the_old_file_and_notifies_nobody(self):
+        good1, good2 = satest.gen_ed25519_pem(), satest.gen_ed25519_pem()
+        bad = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": good1})
+        key_t = self.key_target()
+        self.start_run(["name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t)],
+                       [key_t], extra=["--debounce", "0"])
+        inode = os.stat(key_t).st_ino
+        writer.write({"key.pem": bad})
+        self.assertTrue(self.agent.wait_log("event=rotation_rejected"),
+                        self.agent.log_text())
+        time.sleep(0.5)
+        self.assertEqual(rc.file_sha(key_t), rc.sha(good1))
+        self.assertEqual(os.stat(key_t).st_ino, inode, "the old file was rewritten")
+        self.assertEqual(rc.records(self.record), [], "a signal was sent for an invalid key")
+        writer.write({"key.pem": good2})
+        self.assertTrue(self.wait_target(key_t, rc.sha(good2)))
+        self.assertTrue(rc.wait_for(lambda: len(rc.records(self.record)) == 1, 10))
+        time.sleep(0.3)
+        self.assertEqual(self.stop_agent(), 0)
+        recs = rc.records(self.record)
+        self.assertEqual([d[0] for _, _, d in recs], [rc.sha(good2)])
+        self.assertIn("secret=key", self.agent_log)
+        rc.assert_no_secret_bytes(self, self.agent_log, [good1, good2])
+
+
+class WatchedDirectoryLifecycle(RotationCase):
+    def write_plain(self, name, data):
+        tmp = os.path.join(self.src, "." + name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(self.src, name))
+
+    def test_deleted_and_recreated_directory_is_watched_again(self):
+        v1, v2, v3 = b"version-one\n", b"version-two\n", b"version-three\n"
+        os.makedirs(self.src)
+        self.write_plain("token", v1)
+        target = os.path.join(self.out, "token")
+        self.start_run(["name=token,from=file:%s/token,to=%s,type=opaque" % (self.src, target)],
+                       [target], extra=["--debounce", "20ms"])
+        shutil.rmtree(self.src)
+        time.sleep(0.5)
+        self.assertEqual(rc.file_sha(target), rc.sha(v1), "the target went away with its source")
+        os.makedirs(self.src)
+        self.write_plain("token", v2)
+        self.assertTrue(self.wait_target(target, rc.sha(v2)), self.agent.log_text())
+        time.sleep(0.3)
+        self.write_plain("token", v3)
+        self.assertTrue(self.wait_target(target, rc.sha(v3)), self.agent.log_text())
+        self.assertTrue(rc.wait_for(
+            lambda: [d[0] for _, _, d in rc.records(self.record)][-1:] == [rc.sha(v3)], 10))
+        self.assertEqual(self.stop_agent(), 0)
+        got = [d[0] for _, _, d in rc.records(self.record)]
+        self.assertEqual(got, [rc.sha(v2), rc.sha(v3)])
+
+    def test_overflowed_queue_still_ends_in_the_final_state(self):
+        satest.require_root("lowers fs.inotify.max_queued_events for a moment")
+        knob = "/proc/sys/fs/inotify/max_queued_events"
+        os.makedirs(self.src)
+        self.write_plain("token", b"start\n")
+        target = os.path.join(self.out, "token")
+        with open(knob) as f:
+            saved = f.read().strip()
+        try:
+            # The limit is taken when the agent creates its inotify instance.
+            with open(knob, "w") as f:
+                f.write("16\n")
+            self.start_run(
+                ["name=token,from=file:%s/token,to=%s,type=opaque" % (self.src, target)],
+                [target], extra=["--debounce", "0"])
+            self.assertTrue(self.agent.wait_log("event=rotation_watching"))
+        finally:
+            with open(knob, "w") as f:
+                f.write(saved + "\n")
+        final = None
+        for burst in range(5):
+            for i in range(3000):
+                p = os.path.join(self.src, "noise%d" % (i % 32))
+                with open(p, "wb"):
+                    pass
+                os.unlink(p)
+                if i % 500 == 0:
+                    final = b"burst-%d-step-%d\n" % (burst, i)
+                    self.write_plain("token", final)
+            final = b"final-%d\n" % burst
+            self.write_plain("token", final)
+            if self.agent.wait_log("event=watch_overflow", timeout=2):
+                break
+        self.assertIn("event=watch_overflow", self.agent.log_text(),
+                      "the queue never overflowed: the test proved nothing")
+        self.assertTrue(self.wait_target(target, rc.sha(final)), self.agent.log_text())
+        self.assertTrue(rc.wait_for(
+            lambda: [d[0] for _, _, d in rc.records(self.record)][-1:] == [rc.sha(final)], 10))
+        self.assertEqual(self.stop_agent(), 0)
+
+
+if __name__ == "__main__":
+    satest.main()
