@@ -1,6 +1,7 @@
 #include "supervise.h"
 
 #include "exit_codes.h"
+#include "idle_trim.h"
 #include "log.h"
 #include "signals.h"
 
@@ -429,11 +430,22 @@ void supervisor_shutdown(struct supervisor *sv, int exit_code)
 
 int supervisor_run(struct supervisor *sv)
 {
+	bool trimmed = false;
+
 	while (sv->state != SV_DONE) {
-		int r = ev_run_once(sv->loop, -1);
+		/* Until the first moment with nothing pending, poll without blocking: then the
+		 * agent goes idle for the service's lifetime, so startup-only pages are dropped
+		 * (after the loop's own calls are bound, or binding would fault them back). */
+		int r = ev_run_once(sv->loop, trimmed ? -1 : 0);
+
 		if (r < 0) {
 			log_error("event_loop_failed", NULL, "%s", strerror(-r));
 			return EXIT_SOFTWARE;
+		}
+		if (r == 0 && !trimmed) {
+			trimmed = true;
+			log_event(LOG_DEBUG, "idle_trim", NULL, NULL,
+				  "released %zu KiB of startup-only pages", idle_trim_memory());
 		}
 	}
 	return sv->exit_code;

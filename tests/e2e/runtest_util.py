@@ -155,13 +155,21 @@ def agent_pid(proc, pid1, timeout=20.0):
     raise AssertionError("unshare did not start the agent")
 
 
+def is_agent(pid):
+    try:
+        return os.readlink("/proc/%d/exe" % pid) == os.path.realpath(satest.AGENT)
+    except OSError:
+        return False
+
+
 def wait_blocked(pid, sig=signal.SIGTERM, timeout=20.0):
-    """Waits until `pid` blocks `sig` (the agent reads signals from a signalfd)."""
+    """Waits until the agent `pid` blocks `sig` (it reads signals from a signalfd). The exe
+    is checked too: unshare's child blocks SIGTERM itself before it execs the agent."""
     deadline = time.monotonic() + timeout
     bit = 1 << (sig - 1)
     while time.monotonic() < deadline:
         v = status_field(pid, "SigBlk")
-        if v is not None and int(v, 16) & bit:
+        if v is not None and int(v, 16) & bit and is_agent(pid):
             return
         time.sleep(0.005)
     raise AssertionError("agent never blocked signal %d" % sig)

@@ -166,10 +166,12 @@ static int leave_orphans(int n)
 
 static int leave_stubborn(const char *pidfile)
 {
-	pid_t pid = fork();
+	pid_t pid;
 
+	/* Ignored before the fork: the agent's SIGTERM may come before the grandchild runs. */
+	signal(SIGTERM, SIG_IGN);
+	pid = fork();
 	if (pid == 0) {
-		signal(SIGTERM, SIG_IGN);
 		for (;;)
 			pause();
 	}
