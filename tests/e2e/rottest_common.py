@@ -64,11 +64,12 @@ class Agent:
     """secret-agent run (or watch) in the background, its stderr collected in a file."""
 
     def __init__(self, args, workdir, env=None, prefix=()):
+        """`prefix` is a command that ends by exec'ing the agent (unshare, sh -c)."""
         self.log_path = os.path.join(workdir, "agent.log")
         self.log = open(self.log_path, "wb")
         env = env or {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        self.proc = subprocess.Popen(list(prefix) + [satest.AGENT] + list(args), env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        argv = list(prefix) + [satest.AGENT] + list(args)
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def log_text(self):
         with open(self.log_path, "rb") as f:
