@@ -1,0 +1,131 @@
+"""`secret-agent watch`: the sidecar. It signals whatever pid --notify-pidfile names at the
+moment of each rotation (retrying a stale one), needs the pidfile only for signal:, runs exec:
+hooks, and exits 0 on SIGTERM."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kubelet  # noqa: E402
+import rottest_common as rc  # noqa: E402
+import satest  # noqa: E402
+
+
+class Watch(unittest.TestCase):
+    def setUp(self):
+        self.tmp = rc.shm_dir("sa-watch-")
+        self.src = os.path.join(self.tmp, "volume")
+        self.target = os.path.join(self.tmp, "out", "token")
+        self.procs = []
+        self.agent = None
+        self.writer = kubelet.AtomicWriter(self.src)
+        self.writer.write({"token": b"v0\n"})
+        self.secret = "name=token,from=file:%s/token,to=%s,type=opaque" % (self.src, self.target)
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if self.agent:
+            self.agent.stop(signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def service(self, name):
+        """A stand-in service (not the agent's child) recording its signals."""
+        record = os.path.join(self.tmp, name + ".record")
+        pidfile = os.path.join(self.tmp, name + ".pid")
+        p = subprocess.Popen([rc.ROT_CHILD, record, pidfile, self.target])
+        self.procs.append(p)
+        self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 10))
+        return p, record
+
+    def rotate(self, data):
+        self.writer.write({"token": data})
+        self.assertTrue(rc.wait_for(lambda: rc.file_sha(self.target) == rc.sha(data), 20),
+                        self.agent.log_text() if self.agent else "")
+
+    def test_signal_goes_to_the_pid_in_the_file_at_that_moment(self):
+        a, rec_a = self.service("a")
+        b, rec_b = self.service("b")
+        notify = os.path.join(self.tmp, "service.pid")
+        with open(notify, "w") as f:
+            f.write("%d\n" % a.pid)
+        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                               "--notify-pidfile", notify], self.tmp)
+        self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
+        self.assertEqual(rc.file_sha(self.target), rc.sha(b"v0\n"))
+
+        self.rotate(b"v1\n")
+        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_a)) == 1, 10))
+        with open(notify + ".new", "w") as f:
+            f.write("%d\n" % b.pid)
+        os.rename(notify + ".new", notify)
+        self.rotate(b"v2\n")
+        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_b)) == 1, 10))
+
+        # A stale pid: logged and retried until the file names a live process.
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        with open(notify, "w") as f:
+            f.write("%d\n" % dead.pid)
+        self.rotate(b"v3\n")
+        self.assertTrue(self.agent.wait_log("stale pidfile"), self.agent.log_text())
+        with open(notify, "w") as f:
+            f.write("%d\n" % b.pid)
+        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_b)) == 2, 15),
+                        self.agent.log_text())
+        time.sleep(0.3)
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent = None
+        self.assertEqual([d[0] for _, _, d in rc.records(rec_a)], [rc.sha(b"v1\n")])
+        self.assertEqual([d[0] for _, _, d in rc.records(rec_b)],
+                         [rc.sha(b"v2\n"), rc.sha(b"v3\n")])
+
+    def test_signal_needs_a_pidfile_restart_needs_run(self):
+        r = satest.run_agent(["watch", "--secret", self.secret])
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertIn(b"--notify-pidfile", r.stderr)
+        r = satest.run_agent(["watch", "--secret", self.secret, "--on-change", "restart"])
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertFalse(os.path.exists(self.target), "a usage error wrote a file")
+
+    def test_exec_hook_without_pidfile_and_sigterm_exits_zero(self):
+        out = os.path.join(self.tmp, "hook.out")
+        hook = os.path.join(self.tmp, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nsha256sum < %s | cut -d' ' -f1 > %s.tmp\n"
+                    "echo \"$SECRET_AGENT_SECRETS\" >> %s.tmp\nmv %s.tmp %s\nexit 5\n"
+                    % (self.target, out, out, out, out))
+        os.chmod(hook, 0o755)
+        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                               "--on-change", "exec:" + hook], self.tmp)
+        self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
+        self.rotate(b"v1\n")
+        self.assertTrue(rc.wait_for(lambda: os.path.exists(out), 10), self.agent.log_text())
+        with open(out) as f:
+            digest, names = f.read().split()
+        self.assertEqual(digest, rc.sha(b"v1\n"))
+        self.assertEqual(names, "token")
+        self.assertTrue(self.agent.wait_log("event=hook_exited"), self.agent.log_text())
+        line = [l for l in self.agent.log_text().splitlines() if "event=hook_exited" in l][0]
+        self.assertIn("status=5", line)
+        self.assertEqual(self.agent.stop(signal.SIGTERM), 0)
+        self.agent = None
+
+    def test_on_change_none_runs_without_pidfile(self):
+        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                               "--on-change", "none"], self.tmp)
+        self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
+        self.rotate(b"v1\n")
+        self.assertTrue(self.agent.wait_log("action=none"), self.agent.log_text())
+        self.assertEqual(self.agent.stop(signal.SIGINT), 0)
+        self.agent = None
+
+
+if __name__ == "__main__":
+    satest.main()
