@@ -1,67 +1,80 @@
 #include "idle_trim.h"
 
+#include <elf.h>
+#include <link.h>
 #include <malloc.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
-/* More mappings than any agent has; the rest are simply left alone. */
-#define MAX_RELEASABLE 256
-
-struct mapping {
-	unsigned long start, end;
-	bool candidate; /* file-backed, not writable */
-	long anonymous_kib;
-};
-
-struct range {
-	unsigned long start, end;
-};
-
-/* Only a mapping without a single private (copied-on-write) page can be dropped: zapping
- * such a page would throw away what was written to it, e.g. relocated pointers. */
-static void keep_if_releasable(const struct mapping *m, struct range *out, size_t *n)
+/* A library with text relocations has written to its read-only segments: those pages are
+ * private copies now and dropping them would undo the relocations. */
+static bool has_text_relocations(const struct dl_phdr_info *info)
 {
-	if (!m->candidate || m->anonymous_kib != 0 || m->end <= m->start || *n >= MAX_RELEASABLE)
-		return;
-	out[(*n)++] = (struct range){m->start, m->end};
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const ElfW(Dyn) * dyn;
+
+		if (ph->p_type != PT_DYNAMIC)
+			continue;
+		dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		for (; dyn->d_tag != DT_NULL; dyn++)
+			if (dyn->d_tag == DT_TEXTREL ||
+			    (dyn->d_tag == DT_FLAGS && (dyn->d_un.d_val & DF_TEXTREL)))
+				return true;
+	}
+	return false;
+}
+
+/* More segments than the agent's program and libraries have; the rest are left alone. */
+#define MAX_RANGES 128
+
+struct ranges {
+	uintptr_t page;
+	size_t n;
+	struct {
+		uintptr_t start, end;
+	} r[MAX_RANGES];
+};
+
+static int collect_object(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	struct ranges *out = ctx;
+
+	(void)size;
+	/* The vDSO is the kernel's, not a file mapping. */
+	if (info->dlpi_name && strstr(info->dlpi_name, "vdso"))
+		return 0;
+	if (has_text_relocations(info))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && out->n < MAX_RANGES; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t first = info->dlpi_addr + ph->p_vaddr;
+
+		/* Writable segments hold relocated data (and RELRO lives inside them). */
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
+			continue;
+		out->r[out->n].start = first & ~(out->page - 1);
+		out->r[out->n].end = (first + ph->p_memsz + out->page - 1) & ~(out->page - 1);
+		out->n++;
+	}
+	return 0;
 }
 
 size_t idle_trim_memory(void)
 {
-	struct range ranges[MAX_RELEASABLE];
-	struct mapping cur = {0};
-	char line[512];
-	size_t n = 0, released = 0;
-	FILE *f;
+	struct ranges ranges = {.page = (uintptr_t)sysconf(_SC_PAGESIZE)};
+	size_t released_kib = 0;
 
 	malloc_trim(0);
-	f = fopen("/proc/self/smaps", "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-		char perms[8], path[256] = "";
-		long kib;
-
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &start, &end, perms, path) >= 3) {
-			keep_if_releasable(&cur, ranges, &n);
-			cur = (struct mapping){.start = start,
-					       .end = end,
-					       .candidate = path[0] == '/' && perms[1] != 'w',
-					       .anonymous_kib = -1};
-		} else if (sscanf(line, "Anonymous: %ld kB", &kib) == 1) {
-			cur.anonymous_kib = kib;
-		}
-	}
-	keep_if_releasable(&cur, ranges, &n);
-	fclose(f);
-	/* All at the end, so the parsing above does not fault back in what was just dropped. */
-	for (size_t i = 0; i < n; i++)
-		if (madvise((void *)ranges[i].start, ranges[i].end - ranges[i].start,
+	dl_iterate_phdr(collect_object, &ranges);
+	/* All in one tight loop at the end, so no code runs in between that would fault back
+	 * what was just dropped. */
+	for (size_t i = 0; i < ranges.n; i++)
+		if (madvise((void *)ranges.r[i].start, ranges.r[i].end - ranges.r[i].start,
 			    MADV_DONTNEED) == 0)
-			released += (ranges[i].end - ranges[i].start) / 1024;
-	return released;
+			released_kib += (ranges.r[i].end - ranges.r[i].start) / 1024;
+	return released_kib;
 }
