@@ -41,6 +41,7 @@ struct source_watch {
 	size_t ndirs;
 	int *secret_dir; /* per secret: index into dirs, or -1 */
 	bool *dirty;
+	bool *delivering; /* the marks passed to the callback */
 	size_t n;
 	bool any_dirty;
 	source_watch_cb cb;
@@ -67,9 +68,11 @@ static void deliver(struct source_watch *sw, enum source_watch_reason reason)
 {
 	if (!sw->any_dirty)
 		return;
-	sw->cb(sw->ctx, sw->dirty, sw->n, reason);
+	/* Cleared before the call: marks the callback collects are only the newer ones. */
+	memcpy(sw->delivering, sw->dirty, sw->n * sizeof(sw->dirty[0]));
 	memset(sw->dirty, 0, sw->n * sizeof(sw->dirty[0]));
 	sw->any_dirty = false;
+	sw->cb(sw->ctx, sw->delivering, sw->n, reason);
 }
 
 /* A watch descriptor names an inode, and several roles may share it: once that inode is gone
@@ -354,7 +357,8 @@ int source_watch_create(struct source_watch **out, struct ev_loop *loop, const c
 	sw->dirs = calloc(n ? n : 1, sizeof(*sw->dirs));
 	sw->secret_dir = calloc(n ? n : 1, sizeof(*sw->secret_dir));
 	sw->dirty = calloc(n ? n : 1, sizeof(*sw->dirty));
-	if (!sw->dirs || !sw->secret_dir || !sw->dirty)
+	sw->delivering = calloc(n ? n : 1, sizeof(*sw->delivering));
+	if (!sw->dirs || !sw->secret_dir || !sw->dirty || !sw->delivering)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		sw->secret_dir[i] = -1;
@@ -427,6 +431,7 @@ void source_watch_destroy(struct source_watch *sw)
 	free(sw->dirs);
 	free(sw->secret_dir);
 	free(sw->dirty);
+	free(sw->delivering);
 	free(sw);
 }
 
