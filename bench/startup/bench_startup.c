@@ -233,10 +233,12 @@ static bool is_root(void)
 	return geteuid() == 0;
 }
 
+/* `validated`: secret 0 is an Ed25519 key and secret 1 a CA bundle; the rest are opaque. */
 static void agent_case(struct bench_case *c, const char *agent, const char *stamp, int nsecrets,
-		       char **envp)
+		       bool validated, char **envp)
 {
-	c->name = xprintf("secret-agent run, %d secret%s", nsecrets, nsecrets > 1 ? "s" : "");
+	c->name = xprintf("secret-agent run, %d secret%s%s", nsecrets, nsecrets == 1 ? "" : "s",
+			  validated || nsecrets == 0 ? "" : " (opaque)");
 	c->envp = envp;
 	add(&c->args, (char *)agent);
 	add(&c->args, "run");
@@ -245,13 +247,14 @@ static void agent_case(struct bench_case *c, const char *agent, const char *stam
 		add(&c->args, "nobody");
 	}
 	for (int i = 0; i < nsecrets; i++) {
-		const char *type = i == 0 ? ",type=ed25519" : i == 1 ? ",type=x509" : "";
-		const char *src = i == 0   ? xprintf("%s/key.pem", workdir)
-				  : i == 1 ? xprintf("%s/ca.pem", workdir)
-					   : xprintf("%s/src/s%03d", workdir, i);
+		int kind = validated ? i : 2;
+		const char *type = kind == 0 ? ",type=ed25519" : kind == 1 ? ",type=x509" : "";
+		const char *src = kind == 0   ? xprintf("%s/sec/key.pem", workdir)
+				  : kind == 1 ? xprintf("%s/sec/ca.pem", workdir)
+					      : xprintf("%s/sec/src/s%03d", workdir, i);
 		add(&c->args, "--secret");
-		add(&c->args, xprintf("name=s%03d,from=file:%s,to=%s/out%d/s%03d%s", i, src,
-				      workdir, nsecrets, i, type));
+		add(&c->args, xprintf("name=s%03d,from=file:%s,to=%s/out%d%s/s%03d%s", i, src,
+				      workdir, nsecrets, validated ? "" : "o", i, type));
 	}
 	add(&c->args, "--");
 	add(&c->args, (char *)stamp);
@@ -476,7 +479,8 @@ int main(int argc, char **argv)
 	const char *agent = BENCH_AGENT, *stamp = BENCH_STAMP_CHILD;
 	int iterations = 100, idle_seconds = 10, opt;
 	char *plain_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	struct bench_case startup[6] = {0}, ai[2] = {0};
+	enum { PLAIN, TINI, CATATONIT, AGENT0, AGENT1, AGENT10, AGENT10_OPAQUE, AGENT100, NCASES };
+	struct bench_case startup[NCASES] = {0}, ai[2] = {0};
 	struct argv_builder idle_agent = {0}, idle_tini = {0};
 	struct idle_figures fa, ft;
 	double tini_med, d1, d2, ai_agent, ai_bash;
@@ -507,30 +511,34 @@ int main(int argc, char **argv)
 	kafka_fd = listener();
 
 	/* Test material, generated now, never stored. */
-	sh("cd %s && mkdir -p src app/data/models && "
+	/* Sources one level down: rotation also watches the parent of each source directory,
+	 * and /tmp itself is busy with everyone's temporary files. */
+	sh("cd %s && mkdir -p sec/src app/data/models && cd sec && "
 	   "openssl genpkey -algorithm ed25519 -out key.pem 2>/dev/null && "
 	   "openssl req -x509 -newkey ed25519 -nodes -keyout /dev/null -subj /CN=bench-ca "
 	   "-days 30 -addext basicConstraints=critical,CA:TRUE "
 	   "-addext keyUsage=critical,keyCertSign,cRLSign -out ca.pem 2>/dev/null && "
-	   "for i in $(seq -w 2 99); do head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' "
+	   "for i in $(seq -w 0 99); do head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' "
 	   "> src/s0$i; done && chmod 0644 key.pem ca.pem src/*",
 	   workdir);
-	key_pem = read_file(xprintf("%s/key.pem", workdir));
+	key_pem = read_file(xprintf("%s/sec/key.pem", workdir));
 
-	startup[0] = (struct bench_case){.name = "plain child", .envp = plain_env};
-	add(&startup[0].args, (char *)stamp);
-	startup[1] = (struct bench_case){.name = "tini -s --", .envp = plain_env};
-	add(&startup[1].args, "/usr/bin/tini");
-	add(&startup[1].args, "-s");
-	add(&startup[1].args, "--");
-	add(&startup[1].args, (char *)stamp);
-	startup[2] = (struct bench_case){.name = "catatonit --", .envp = plain_env};
-	add(&startup[2].args, "/usr/bin/catatonit");
-	add(&startup[2].args, "--");
-	add(&startup[2].args, (char *)stamp);
-	agent_case(&startup[3], agent, stamp, 1, plain_env);
-	agent_case(&startup[4], agent, stamp, 10, plain_env);
-	agent_case(&startup[5], agent, stamp, 100, plain_env);
+	startup[PLAIN] = (struct bench_case){.name = "plain child", .envp = plain_env};
+	add(&startup[PLAIN].args, (char *)stamp);
+	startup[TINI] = (struct bench_case){.name = "tini -s --", .envp = plain_env};
+	add(&startup[TINI].args, "/usr/bin/tini");
+	add(&startup[TINI].args, "-s");
+	add(&startup[TINI].args, "--");
+	add(&startup[TINI].args, (char *)stamp);
+	startup[CATATONIT] = (struct bench_case){.name = "catatonit --", .envp = plain_env};
+	add(&startup[CATATONIT].args, "/usr/bin/catatonit");
+	add(&startup[CATATONIT].args, "--");
+	add(&startup[CATATONIT].args, (char *)stamp);
+	agent_case(&startup[AGENT0], agent, stamp, 0, false, plain_env);
+	agent_case(&startup[AGENT1], agent, stamp, 1, true, plain_env);
+	agent_case(&startup[AGENT10], agent, stamp, 10, true, plain_env);
+	agent_case(&startup[AGENT10_OPAQUE], agent, stamp, 10, false, plain_env);
+	agent_case(&startup[AGENT100], agent, stamp, 100, true, plain_env);
 
 	aienv = ai_env(key_pem);
 	ai_agent_case(&ai[0], agent, stamp, aienv);
@@ -538,11 +546,11 @@ int main(int argc, char **argv)
 
 	printf("secret-agent startup benchmark (%d runs per case, %s, %s)\n\n", iterations,
 	       is_root() ? "as root, --user nobody" : "not root: no privilege drop", agent);
-	run_cases(startup, 6, iterations);
+	run_cases(startup, NCASES, iterations);
 	printf("exec of the launcher -> first instruction of the child (median)\n");
-	stats(&startup[1], &tini_med, &d1, &d2);
-	for (int i = 0; i < 6; i++)
-		print_case(&startup[i], i >= 2 ? tini_med : 0);
+	stats(&startup[TINI], &tini_med, &d1, &d2);
+	for (int i = 0; i < NCASES; i++)
+		print_case(&startup[i], i > TINI ? tini_med : 0);
 
 	run_cases(ai, 2, iterations / 2 < 10 ? 10 : iterations / 2);
 	printf("\nAI service entrypoint job (7 env vars, models dir, Redis + Kafka connects, "
@@ -553,8 +561,8 @@ int main(int argc, char **argv)
 	stats(&ai[1], &ai_bash, &d1, &d2);
 	printf("  bash / agent: %.1fx\n", ai_bash / ai_agent);
 
-	for (int i = 0; i < startup[4].args.n; i++)
-		add(&idle_agent, startup[4].args.v[i]);
+	for (int i = 0; i < startup[AGENT10].args.n; i++)
+		add(&idle_agent, startup[AGENT10].args.v[i]);
 	idle_agent.v[idle_agent.n - 1] = (char *)stamp;
 	add(&idle_agent, "sleep");
 	add(&idle_tini, "/usr/bin/tini");
@@ -570,10 +578,11 @@ int main(int argc, char **argv)
 	printf("\ntargets: 10 secrets <= tini + 1000 us: %s (%+.1f us); AI job >= 15x faster "
 	       "than bash: %s (%.1fx); VmRSS <= 3072 KiB: %s; Pss <= 1024 KiB: %s; no idle "
 	       "wakeups: %s\n",
-	       (startup[4].samples[startup[4].nsamples / 2] / 1000.0) - tini_med <= 1000.0
+	       (startup[AGENT10].samples[startup[AGENT10].nsamples / 2] / 1000.0) - tini_med <=
+		       1000.0
 		   ? "met"
 		   : "MISSED",
-	       (startup[4].samples[startup[4].nsamples / 2] / 1000.0) - tini_med,
+	       (startup[AGENT10].samples[startup[AGENT10].nsamples / 2] / 1000.0) - tini_med,
 	       ai_bash / ai_agent >= 15.0 ? "met" : "MISSED", ai_bash / ai_agent,
 	       fa.rss_kib <= 3072 ? "met" : "MISSED", fa.pss_kib <= 1024 ? "met" : "MISSED",
 	       fa.vcs_after == fa.vcs_before ? "met" : "MISSED");
