@@ -351,6 +351,10 @@ static void on_signalfd(struct ev_loop *loop, int fd, uint32_t events, void *ctx
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			reap_children(sv);
+		else if (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid())
+			/* The agent's own doing, e.g. SIGPIPE from a log write to a closed stderr:
+			 * not meant for the service. */
+			continue;
 		else
 			forward_signal(sv, &si);
 	}

@@ -40,6 +40,21 @@ class Forwarding(satest.TempDirTestCase):
         satest.require_root("unshare -p needs root")
         self.forward_all(pid1=True)
 
+    def test_agent_own_sigpipe_is_not_forwarded(self):
+        """With stderr closed, every log line gives the agent a SIGPIPE of its own; the
+        service must not get it (it would die of it), while real signals still pass."""
+        p = rt.start([], [rt.PROBE, "signals", "%d,%d" % (signal.SIGUSR1, signal.SIGUSR2)])
+        try:
+            p.stderr.close()
+            self.assertEqual(rt.read_line(p), "ready")
+            p.send_signal(signal.SIGUSR1)
+            self.assertEqual(rt.read_line(p), "got %d" % signal.SIGUSR1)
+            p.send_signal(signal.SIGUSR2)
+            self.assertEqual(rt.read_line(p), "got %d" % signal.SIGUSR2)
+            self.assertEqual(p.wait(timeout=30), 0)
+        finally:
+            rt.kill_quietly(p)
+
     def test_sigterm_kills_a_default_child_143(self):
         for pid1 in (False, True):
             with self.subTest(pid1=pid1):
