@@ -3,6 +3,7 @@ the child (SIGTERM, grace, SIGKILL) and start a new one with the same dropped pr
 the agent keeps running and still exits with the new child's status."""
 import os
 import signal
+import subprocess
 
 import runtest_util as rt
 import satest
@@ -63,6 +64,37 @@ class Restart(satest.TempDirTestCase):
             code, _, err = rt.finish(p)
             self.assertEqual(code, 128 + signal.SIGKILL, err)
             self.assertIn("reason=grace", err)
+        finally:
+            rt.kill_quietly(p)
+
+    def test_restarted_child_gets_the_socket_activation_fds_again(self):
+        args = ["--user", "nobody", "--on-change", "restart", "--debounce", "50ms",
+                "--secret", "name=tok,from=file:%s,to=%s/out/tok" % (self.src, self.tmp)]
+        script = ('export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@" 3</etc/hostname')
+        p = subprocess.Popen(["/bin/sh", "-c", script, satest.AGENT, "run"] + args +
+                             ["--", rt.PROBE, "report-sleep"], env=dict(rt.BASE_ENV),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for generation in (1, 2):
+                lines = []
+                while True:
+                    line = rt.read_line(p)
+                    if line == "ready":
+                        break
+                    lines.append(line)
+                got = rt.parse_report("\n".join(lines))
+                fds = {int(x.split()[0]): x.split()[1] for x in got["fd"]}
+                self.assertEqual(sorted(fds), [0, 1, 2, 3], "generation %d" % generation)
+                self.assertEqual(fds[3], "/etc/hostname")
+                self.assertEqual(got["LISTEN_PID"], got["pid"])
+                self.assertEqual(got["LISTEN_FDS"], ["1"])
+                if generation == 1:
+                    first = got["pid"]
+                    self.write_source("second")
+            self.assertNotEqual(got["pid"], first)
+            p.send_signal(signal.SIGTERM)
+            code, _, err = rt.finish(p)
+            self.assertEqual(code, 143, err)
         finally:
             rt.kill_quietly(p)
 

@@ -2,6 +2,7 @@
  * (one "key: value" per line) and then behaves as asked:
  *
  *   probe_child report              status lines, ids, fds, env names, setuid(0) result
+ *   probe_child report-sleep        report, then "ready" and sleep until a signal ends it
  *   probe_child exit N              exit with N
  *   probe_child raise SIG           die of signal SIG (default action, unblocked)
  *   probe_child signals S1,S2,...   print "ready", then "got N" per signal received (all
@@ -190,6 +191,10 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "report") == 0) {
 		report();
 		return 0;
+	}
+	if (strcmp(mode, "report-sleep") == 0) {
+		report();
+		mode = "sleep";
 	}
 	if (strcmp(mode, "exit") == 0 && argc > 2)
 		return atoi(argv[2]);
