@@ -50,6 +50,7 @@ struct supervisor {
 	bool descendants_signalled;
 	bool descendants_killed;
 	pid_t child;
+	pid_t last_child; /* the main child that exited: its process group may live on */
 	int exit_code;
 	bool exit_code_forced;
 	struct tracked_pid tracked[SUPERVISOR_MAX_TRACKED];
@@ -95,8 +96,11 @@ int supervisor_signal_child(struct supervisor *sv, int sig)
 {
 	if (!sv || sv->child <= 0)
 		return -ESRCH;
-	/* The child called setsid(), so its pid is also its process group id. */
-	if (kill(sv->cfg->signal_group ? -sv->child : sv->child, sig) < 0)
+	/* The child called setsid(), so its pid is also its process group id; should it have
+	 * left that group since, the child itself still gets the signal. */
+	if (sv->cfg->signal_group && kill(-sv->child, sig) == 0)
+		return 0;
+	if (kill(sv->child, sig) < 0)
 		return -errno;
 	return 0;
 }
@@ -218,6 +222,9 @@ static void signal_descendants(struct supervisor *sv, int sig)
 		kill(-1, sig);
 		return;
 	}
+	/* The main child's process group first: it needs no /proc. */
+	if (sv->last_child > 0)
+		kill(-sv->last_child, sig);
 	n = collect_descendants(pids, MAX_DESCENDANTS);
 	for (size_t i = 0; i < n; i++)
 		kill(pids[i], sig);
@@ -249,6 +256,7 @@ static void on_main_exit(struct supervisor *sv, int wstatus)
 		  (const char *[]){"pid", pidbuf, "code", codebuf, signame[0] ? "signal" : NULL,
 				   signame, NULL},
 		  "%s", "");
+	sv->last_child = sv->child;
 	sv->child = 0;
 	disarm_timer(sv->kill_after_fd);
 	if (sv->state == SV_STOPPING && sv->restart_after_stop) {
