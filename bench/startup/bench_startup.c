@@ -62,7 +62,7 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -74,7 +74,7 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static char *xprintf(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static char *xprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -94,7 +94,7 @@ static void add(struct argv_builder *b, char *arg)
 	b->v[b->n] = NULL;
 }
 
-static void sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
 {
 	va_list ap;
 	char *cmd;
