@@ -17,6 +17,8 @@ void signals_record_inherited(struct inherited_state *st, mode_t umask_at_start)
 			sigaddset(&st->ignored, sig);
 	}
 	st->umask = umask_at_start;
+	if (getrlimit(RLIMIT_CORE, &st->core) < 0)
+		st->core.rlim_cur = st->core.rlim_max = 0;
 	st->recorded = true;
 }
 
@@ -50,6 +52,9 @@ int signals_restore_for_exec(const struct inherited_state *st)
 			return -errno;
 	}
 	umask(st->umask);
+	/* Only the soft limit was lowered, so an unprivileged child can have it back. */
+	if (setrlimit(RLIMIT_CORE, &st->core) < 0)
+		return -errno;
 	if (sigprocmask(SIG_SETMASK, &st->mask, NULL) < 0)
 		return -errno;
 	return 0;

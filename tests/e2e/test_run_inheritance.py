@@ -35,6 +35,21 @@ class Inheritance(satest.TempDirTestCase):
                 self.assertEqual(got["status.SigIgn"], expected["status.SigIgn"])
                 self.assertEqual(got["umask"], ["0027"])
 
+    def test_core_dump_limit_is_the_inherited_one(self):
+        """The agent lowers its own soft RLIMIT_CORE to 0; the child gets the inherited soft
+        limit back (an unprivileged child could not raise it itself)."""
+        import resource
+        script = 'ulimit -S -c 12345 && exec "$@"'
+        r = subprocess.run(["/bin/sh", "-c", script, "sh", satest.AGENT, "run", "--",
+                            "/bin/sh", "-c", "ulimit -S -c"], capture_output=True, text=True,
+                           env=dict(rt.BASE_ENV), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        expected = "12345" if hard == resource.RLIM_INFINITY or hard >= 12345 * 1024 else None
+        if expected is None:
+            self.skipTest("hard core limit too low to set a recognisable soft limit")
+        self.assertEqual(r.stdout.strip(), expected)
+
     def test_default_signal_state_is_clean(self):
         r = rt.run([], [rt.PROBE, "report"])
         got = rt.parse_report(r.stdout)
