@@ -73,6 +73,18 @@ int cmd_check_config(int argc, char **argv)
 		rc = err.exit_code;
 		goto out;
 	}
+	if (cfg.unset_vars.n > 0) {
+		/* Only required variables are left here (config_finish refused the others): name
+		 * each, in the preflight's words, since the plan cannot be expanded without them.
+		 */
+		for (size_t i = 0; i < cfg.unset_vars.n; i++)
+			fprintf(stderr,
+				"secret-agent: check-config: Required environment variable %s "
+				"is not set\n",
+				cfg.unset_vars.items[i]);
+		rc = EXIT_CONFIG;
+		goto out;
+	}
 	config_print_plan(&cfg, stdout);
 	fflush(stdout);
 	rc = EXIT_OK;

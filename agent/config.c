@@ -57,6 +57,8 @@ void config_free(struct config *cfg)
 	strlist_free(&cfg->require_dir);
 	strlist_free(&cfg->wait_tcp);
 	strlist_free(&cfg->wait_any_tcp);
+	strlist_free(&cfg->unset_vars);
+	strlist_free(&cfg->unset_msgs);
 	for (size_t i = 0; i < cfg->nsecrets; i++)
 		secret_free(&cfg->secrets[i]);
 	free(cfg->secrets);

@@ -104,6 +104,13 @@ struct config {
 	struct dir_cfg *dirs;
 	size_t ndirs;
 
+	/* ${VAR} references in the file whose variable is unset (no default): their keys were
+	 * skipped. When every such variable is also in require_env, the preflight reports them
+	 * in the seed's words ("Required environment variable X is not set", all at once, 78);
+	 * otherwise config_finish fails with the first one's FILE:LINE message. */
+	struct strlist unset_vars;
+	struct strlist unset_msgs; /* parallel to unset_vars */
+
 	/* resolved identity of [agent] user (valid after config_finish) */
 	bool has_user;
 	uid_t uid;
@@ -137,6 +144,9 @@ bool config_args_want_help(int argc, char **argv, int idx);
 /* Applies defaults that depend on other settings (modes by type, owners, scrub_env), resolves
  * users/groups (unknown: 78), links cert/ca names, checks required keys. Returns 0 or -1. */
 int config_finish(struct config *cfg, struct config_error *err);
+
+/* Whether `name` is listed in [preflight] require_env (or --require-env). */
+bool config_is_required_env(const struct config *cfg, const char *name);
 
 /* Prints the resolved plan (check-config) on stdout; never prints secret values. */
 void config_print_plan(const struct config *cfg, FILE *out);

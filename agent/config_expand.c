@@ -86,6 +86,29 @@ static int expand_reference(const char *ref, struct buf *b, size_t *consumed, ch
 	return buf_put(b, value, strlen(value));
 }
 
+const char *config_next_unset_var(const char *in, char *name, size_t namesize)
+{
+	for (const char *p = strstr(in, "${"); p; p = strstr(p + 2, "${")) {
+		const char *body = p + 2, *close = strchr(body, '}'), *sep = strstr(body, ":-");
+		size_t len;
+
+		if (p > in && p[-1] == '$')
+			continue; /* "$${" is an escaped dollar followed by text */
+		if (!close)
+			break;
+		if (sep && sep < close)
+			continue; /* has a default */
+		len = (size_t)(close - body);
+		if (!var_name_ok(body, len) || len >= namesize)
+			continue;
+		memcpy(name, body, len);
+		name[len] = '\0';
+		if (!getenv(name))
+			return close + 1;
+	}
+	return NULL;
+}
+
 int config_expand(const char *in, char **out, char *msg, size_t msgsize)
 {
 	struct buf b = {NULL, 0, 0};

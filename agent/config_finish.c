@@ -116,9 +116,21 @@ static int finish_secret(struct config *cfg, struct secret_cfg *s, struct config
 	return link_partners(cfg, s, err);
 }
 
+bool config_is_required_env(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->require_env.n; i++)
+		if (strcmp(cfg->require_env.items[i], name) == 0)
+			return true;
+	return false;
+}
+
 int config_finish(struct config *cfg, struct config_error *err)
 {
 	char msg[CONFIG_MSG_MAX];
+
+	for (size_t i = 0; i < cfg->unset_vars.n; i++)
+		if (!config_is_required_env(cfg, cfg->unset_vars.items[i]))
+			return config_fail(err, EXIT_CONFIG, "%s", cfg->unset_msgs.items[i]);
 
 	if (cfg->user) {
 		struct identity id;

@@ -267,13 +267,40 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+/* An unset ${VAR}: the key is skipped and the variable remembered, so that config_finish can
+ * tell a variable the preflight will report (it is in require_env) from a config error. */
+static int defer_unset_vars(struct ini_state *st, const char *value)
+{
+	char full[CONFIG_MSG_MAX + PATH_MAX + 32], var[256];
+	const char *next = value;
+
+	st->key_seen = true;
+	while ((next = config_next_unset_var(next, var, sizeof(var)))) {
+		bool known = false;
+
+		for (size_t i = 0; i < st->cfg->unset_vars.n && !known; i++)
+			known = strcmp(st->cfg->unset_vars.items[i], var) == 0;
+		if (known)
+			continue;
+		/* The sentence config_expand would have given for this variable. */
+		snprintf(full, sizeof(full),
+			 "%s:%u: environment variable %s is not set (referenced as ${%s}; use "
+			 "${%s:-default} for a default)",
+			 st->path, st->lineno, var, var, var);
+		if (strlist_push(&st->cfg->unset_vars, var) < 0 ||
+		    strlist_push(&st->cfg->unset_msgs, full) < 0)
+			return fail_at(st, "out of memory", NULL);
+	}
+	return 1;
+}
+
 static int handle_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_state *st = user;
 	char msg[CONFIG_MSG_MAX];
 	bool continuation = st->indented && st->key_seen;
 	unsigned long *seen;
-	char *expanded = NULL;
+	char *expanded = NULL, var[256];
 	int index = -1, r;
 
 	(void)section;
@@ -287,6 +314,8 @@ static int handle_key(void *user, const char *section, const char *name, const c
 			       "may do: ",
 			       name);
 	r = config_expand(value, &expanded, msg, sizeof(msg));
+	if (r < 0 && config_next_unset_var(value, var, sizeof(var)))
+		return defer_unset_vars(st, value);
 	if (r < 0)
 		return fail_at(st, msg, NULL);
 	switch (st->kind) {

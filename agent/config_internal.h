@@ -63,5 +63,8 @@ int config_set_dir_key(struct dir_cfg *d, const char *key, const char *value, in
 /* ${VAR} / ${VAR:-default} / $$ expansion against the environment. Returns 0 with *out
  * (heap) or -EINVAL (unset variable, bad reference: msg names it) or -ENOMEM. */
 int config_expand(const char *in, char **out, char *msg, size_t msgsize);
+/* Finds the next ${VAR} (without default) in `in` whose variable is unset: fills `name` and
+ * returns where to continue, or NULL when there is none. */
+const char *config_next_unset_var(const char *in, char *name, size_t namesize);
 
 #endif

@@ -41,6 +41,32 @@ class ConfigErrorsTest(satest.TempDirTestCase):
                        env={"CFGT_HOST": "127.0.0.1"})
         self.assertNotIn(b"CFGT_HOST is not set", r.stderr)
 
+    def test_unset_required_variables_are_named_in_the_preflight_words(self):
+        """A ${VAR} of a variable that require_env lists (the AI service's wait_tcp =
+        ${REDIS_HOST}:${REDIS_PORT}) fails as the old entrypoint did: every missing required
+        variable named at once, in the preflight's words, exit 78, before anything else runs."""
+        text = ("[preflight]\nrequire_env = CFGT_HOST CFGT_PORT CFGT_OTHER\n"
+                "wait_tcp = ${CFGT_HOST}:${CFGT_PORT}\n")
+        path = os.path.join(self.tmp, "agent.ini")
+        with open(path, "w") as f:
+            f.write(text)
+        r = satest.run_agent(["check-config", "--config", path], extra_env={"CFGT_OTHER": "x"})
+        self.assertEqual(r.returncode, 78, r.stderr.decode())
+        self.assertEqual(r.stdout, b"")
+        for var in (b"CFGT_HOST", b"CFGT_PORT"):
+            self.assertIn(b"Required environment variable " + var + b" is not set", r.stderr)
+        self.assertNotIn(b"CFGT_OTHER is not set", r.stderr)
+        r = satest.run_agent(["materialize", "--config", path], extra_env={"CFGT_PORT": "1"})
+        self.assertEqual(r.returncode, 78, r.stderr.decode())
+        self.assertIn(b"Required environment variable CFGT_HOST is not set", r.stderr)
+        self.assertIn(b"Required environment variable CFGT_OTHER is not set", r.stderr)
+        self.assertNotIn(b"CFGT_PORT is not set", r.stderr)
+        self.assertNotIn(b"Cannot connect", r.stderr)
+
+    def test_unset_variable_not_required_is_a_config_error_even_beside_required_ones(self):
+        self.check("[preflight]\nrequire_env = CFGT_HOST\nwait_tcp = ${CFGT_HOST}:${CFGT_PORT}\n",
+                   78, "FILE:3: environment variable CFGT_PORT is not set")
+
     def test_default_value_and_escape(self):
         path = os.path.join(self.tmp, "agent.ini")
         with open(path, "w") as f:
