@@ -60,6 +60,24 @@ def file_sha(path):
         return None
 
 
+def sanitized():
+    """True when the agent was built with AddressSanitizer (the asan preset)."""
+    with open(satest.AGENT, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def sanitizer_env(**asan):
+    """The sanitizer options of the test run, passed through to the agent; `asan` adds
+    ASAN_OPTIONS entries."""
+    env = {k: v for k, v in os.environ.items()
+           if k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")}
+    if asan:
+        extra = ":".join("%s=%s" % kv for kv in asan.items())
+        env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"] + ":" + extra if env.get("ASAN_OPTIONS") \
+            else extra
+    return env
+
+
 class Agent:
     """secret-agent run (or watch) in the background, its stderr collected in a file."""
 
@@ -67,7 +85,7 @@ class Agent:
         """`prefix` is a command that ends by exec'ing the agent (unshare, sh -c)."""
         self.log_path = os.path.join(workdir, "agent.log")
         self.log = open(self.log_path, "wb")
-        env = env or {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        env = dict(sanitizer_env(), **(env or {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}))
         argv = list(prefix) + [satest.AGENT] + list(args)
         self.proc = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
