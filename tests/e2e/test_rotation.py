@@ -133,6 +133,32 @@ class SignalsPerChange(RotationCase):
                          "after the new content was in place")
         self.assertEqual(self.agent_log.count("event=rotation_notified"), 4)
 
+    def test_a_burst_inside_the_debounce_is_one_application_and_one_signal(self):
+        keys = [satest.gen_ed25519_pem() for _ in range(6)]
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": keys[0]})
+        key_t = self.key_target()
+        self.start_run(["name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t)],
+                       [key_t], extra=["--debounce", "400ms"])
+        inode = os.stat(key_t).st_ino
+        started = time.monotonic()
+        for key in keys[1:]:
+            writer.write({"key.pem": key})
+            time.sleep(0.02)
+        burst = time.monotonic() - started
+        self.assertTrue(self.wait_target(key_t, rc.sha(keys[-1])))
+        time.sleep(0.6)
+        self.assertEqual(self.stop_agent(), 0)
+        if burst >= 0.35:
+            self.skipTest("the machine was too slow to publish a burst inside 400 ms "
+                          "(%.2f s)" % burst)
+        self.assertNotEqual(os.stat(key_t).st_ino, inode)
+        self.assertEqual([d[0] for _, _, d in rc.records(self.record)], [rc.sha(keys[-1])],
+                         "a burst of rotations inside the debounce must give one signal, "
+                         "with the last version in place")
+        self.assertEqual(self.agent_log.count("event=secret_written secret=key"), 2,
+                         "the intermediate versions were written")
+
     def test_invalid_key_keeps_the_old_file_and_notifies_nobody(self):
         good1, good2 = satest.gen_ed25519_pem(), satest.gen_ed25519_pem()
         bad = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
