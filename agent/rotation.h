@@ -15,7 +15,7 @@ struct rotation;
 
 /* How a change is announced. */
 struct rotation_notify {
-	struct supervisor *sv;      /* run: signal/restart the child; NULL for watch */
+	struct supervisor *sv;	    /* run: signal/restart the child; NULL for watch */
 	const char *notify_pidfile; /* watch: read at every notification */
 };
 
