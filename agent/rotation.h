@@ -2,6 +2,17 @@
  * poll every poll_interval when set), debounce with a timerfd, re-apply the changed set
  * through the materializer, and notify once when any target changed. An invalid new version
  * keeps every old file, is logged, and nobody is notified.
+ *
+ * Debounce: every event restarts the timer, but a set never waits longer than ten debounce
+ * periods after its first event; debounce 0 applies as soon as the inotify queue is drained.
+ * Reading a set of files is not atomic, so after an application the queue is checked again:
+ * a source that moved during the reads (kubelet swapping ..data between a key and its
+ * certificate) is applied again before the one notification, which names every secret
+ * changed. env: and stdin sources are never re-read. A source that is a bind-mount point
+ * (subPath) is reported at startup: it never changes.
+ *
+ * Ownership: the rotation borrows `loop` and `m` (they must outlive it) and owns its watcher,
+ * notifier and timer; rotation_stop releases them (NULL is fine).
  */
 #ifndef AGENT_ROTATION_H
 #define AGENT_ROTATION_H
