@@ -189,6 +189,10 @@ int cmd_watch(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto out;
 
+	if (!plan.change_ids && !cfg.user && geteuid() == 0)
+		log_warn("running_as_root", NULL,
+			 "no [agent] user is set: the watcher keeps running as root; set [agent] "
+			 "user to drop privileges");
 	r = privdrop_agent(&plan, &err);
 	if (r < 0) {
 		log_error("privdrop_failed", NULL, "%s", err.msg);
