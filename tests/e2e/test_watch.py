@@ -86,6 +86,39 @@ class Watch(unittest.TestCase):
         self.assertEqual([d[0] for _, _, d in rc.records(rec_b)],
                          [rc.sha(b"v2\n"), rc.sha(b"v3\n")])
 
+    def test_dropped_watcher_signals_a_service_of_the_same_user(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root: drops the watcher to nobody")
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        spool = os.path.join(self.tmp, "spool")
+        os.makedirs(spool)
+        os.chmod(spool, 0o777)
+        record, pidfile = os.path.join(spool, "svc.record"), os.path.join(spool, "svc.pid")
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+
+        self.agent = rc.Agent(["watch", "--secret", self.secret, "--user", "nobody",
+                               "--debounce", "0", "--notify-pidfile", pidfile], self.tmp)
+        self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
+        self.assertEqual(os.stat(self.target).st_uid, nobody.pw_uid)
+        uids = rc.proc_status(self.agent.pid(), "Uid").split()
+        self.assertEqual(set(uids), {str(nobody.pw_uid)}, "the watcher kept root")
+        self.assertEqual(rc.proc_status(self.agent.pid(), "CapEff"), "0000000000000000")
+        svc = subprocess.Popen([rc.ROT_CHILD, record, pidfile, self.target],
+                               preexec_fn=as_nobody)
+        self.procs.append(svc)
+        self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 10))
+        self.rotate(b"v1\n")
+        self.assertTrue(rc.wait_for(lambda: len(rc.records(record)) == 1, 10),
+                        self.agent.log_text())
+        self.assertEqual(rc.records(record)[0][2], [rc.sha(b"v1\n")])
+        self.assertEqual(self.agent.stop(), 0)
+        self.agent = None
+
     def test_signal_needs_a_pidfile_restart_needs_run(self):
         r = satest.run_agent(["watch", "--secret", self.secret])
         self.assertEqual(r.returncode, 64, r.stderr)
