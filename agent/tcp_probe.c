@@ -133,10 +133,10 @@ static void format_sockaddr(const struct sockaddr *sa, socklen_t len, char *buf,
 		snprintf(buf, size, "?");
 		return;
 	}
-	if (sa->sa_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%s", host, port);
-	else
-		snprintf(buf, size, "%s:%s", host, port);
+	/* A cut address would name the wrong peer in a message: say "?" instead. */
+	int n = snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	if (n < 0 || (size_t)n >= size)
+		snprintf(buf, size, "?");
 }
 
 static void close_attempt(struct ev_loop *loop, struct tcp_attempt *a)

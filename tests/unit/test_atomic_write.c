@@ -436,7 +436,8 @@ static int unprivileged_writer(const char *own_dir, const char *root_dir)
 	if (setgroups(0, NULL) < 0 || setresgid(TARGET_GID, TARGET_GID, TARGET_GID) < 0 ||
 	    setresuid(TARGET_UID, TARGET_UID, TARGET_UID) < 0)
 		return 10;
-	snprintf(a, sizeof(a), "%s/a.pem", own_dir);
+	if (snprintf(a, sizeof(a), "%s/a.pem", own_dir) >= (int)sizeof(a))
+		return 10;
 	if (sfs_write_file(a, "a-one", 5, &d, &fo, &changed, &err) < 0 || !changed)
 		return 11;
 	if (sfs_dir_open(own_dir, &d, &afd, &err) < 0 || sfs_dir_open(root_dir, &d, &bfd, &err) < 0)
