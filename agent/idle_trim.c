@@ -1,5 +1,7 @@
 #include "idle_trim.h"
 
+#include "secret_fs/secure_mem.h"
+
 #include <elf.h>
 #include <link.h>
 #include <malloc.h>
@@ -68,6 +70,9 @@ size_t idle_trim_memory(void)
 	struct ranges ranges = {.page = (uintptr_t)sysconf(_SC_PAGESIZE)};
 	size_t released_kib = 0;
 
+	/* The secure buffers kept from startup would stay resident (and locked) while idle; a
+	 * rotation that comes later builds the cache again. */
+	sfs_secure_cache_release();
 	malloc_trim(0);
 	dl_iterate_phdr(collect_object, &ranges);
 	/* All in one tight loop at the end, so no code runs in between that would fault back

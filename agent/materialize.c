@@ -314,11 +314,10 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 	int code = EXIT_OK, r;
 
 	if (s->type == SFS_TYPE_OPAQUE) {
-		/* Opaque bytes are written exactly as they came: nothing to parse or normalise. */
-		if (sfs_secret_from(&w->output, w->raw.data, w->raw.len, &err) < 0) {
-			log_invalid(s, err.msg);
-			return EXIT_SOFTWARE;
-		}
+		/* Opaque bytes are written exactly as they came: nothing to parse or normalise, and
+		 * the source buffer itself becomes the output (its hash is already taken). */
+		w->output = w->raw;
+		w->raw = (struct sfs_secret){0};
 		w->validated = true;
 		w->fingerprint[0] = '\0';
 		return EXIT_OK;

@@ -31,6 +31,11 @@ SFS_API int sfs_secret_from(struct sfs_secret *s, const void *data, size_t len,
 /* Wipes and frees; safe on a zeroed struct and when called twice. */
 SFS_API void sfs_secret_free(struct sfs_secret *s);
 
+/* Freed small buffers are kept, wiped and locked, for reuse by an allocation of the same size
+ * (a sodium_malloc/sodium_free pair is about ten system calls). This gives them back to
+ * libsodium, e.g. before a long idle period. Not needed before exit. */
+SFS_API void sfs_secure_cache_release(void);
+
 /* Makes the buffer read-only (sodium_mprotect_readonly) / writable again. */
 SFS_API void sfs_secret_readonly(struct sfs_secret *s);
 SFS_API void sfs_secret_readwrite(struct sfs_secret *s);
