@@ -22,9 +22,9 @@ static struct {
 	size_t cap;
 } cache[CACHE_SLOTS];
 static size_t ncached;
-/* Buffers made read-only go back to libsodium: sodium_free restores the protection itself,
- * where a reuse would need an mprotect of its own. Once more than READONLY_SLOTS were
- * read-only at the same time the set is unknown, and nothing is kept from then on. */
+/* Buffers made read-only are made writable again before they are wiped and kept (one
+ * mprotect, still far fewer calls than a new mapping). Once more than READONLY_SLOTS were
+ * read-only at the same time the set is unknown, and every kept buffer gets that mprotect. */
 static unsigned char *readonly[READONLY_SLOTS];
 static size_t nreadonly;
 static bool readonly_overflow;
@@ -64,6 +64,14 @@ static unsigned char *take_cached(size_t cap)
 	return p;
 }
 
+static bool is_registered_readonly(const unsigned char *data)
+{
+	for (size_t i = 0; i < nreadonly; i++)
+		if (readonly[i] == data)
+			return true;
+	return false;
+}
+
 /* True when the buffer was read-only (and forgets it), or when that cannot be known. */
 static bool was_readonly(const unsigned char *data)
 {
@@ -79,10 +87,12 @@ static bool was_readonly(const unsigned char *data)
 /* Keeps a wiped buffer for reuse; false when it must go back to libsodium. */
 static bool keep_cached(unsigned char *data, size_t cap)
 {
-	bool kept = false;
+	bool kept = false, read_only;
 
 	pthread_mutex_lock(&cache_lock);
-	if (!was_readonly(data) && cap <= CACHE_MAX_BYTES && ncached < CACHE_SLOTS) {
+	read_only = was_readonly(data);
+	if (cap <= CACHE_MAX_BYTES && ncached < CACHE_SLOTS &&
+	    (!read_only || sodium_mprotect_readwrite(data) == 0)) {
 		sodium_memzero(data, cap);
 		cache[ncached].data = data;
 		cache[ncached].cap = cap;
@@ -147,10 +157,12 @@ void sfs_secret_readonly(struct sfs_secret *s)
 	if (!s || !s->data)
 		return;
 	pthread_mutex_lock(&cache_lock);
-	if (nreadonly < READONLY_SLOTS)
-		readonly[nreadonly++] = s->data;
-	else
-		readonly_overflow = true;
+	if (!is_registered_readonly(s->data)) {
+		if (nreadonly < READONLY_SLOTS)
+			readonly[nreadonly++] = s->data;
+		else
+			readonly_overflow = true;
+	}
 	pthread_mutex_unlock(&cache_lock);
 	sodium_mprotect_readonly(s->data);
 }
