@@ -10,8 +10,10 @@ a private mount namespace with tmpfs over /app and /tmp, so the host is never to
 The test re-runs itself under `unshare -m`; the outer process only creates /app when the host
 has none (an empty directory, removed again afterwards)."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -184,11 +186,17 @@ def main():
     created_app = not os.path.exists("/app")
     if created_app:
         os.mkdir("/app", 0o755)
+    # The tmpfs mounts hide whatever lies under /tmp and /app, the build directory included when
+    # the checkout is there (a CI clone in /tmp): the inner run execs a copy kept in /var/tmp.
+    agent_dir = tempfile.mkdtemp(prefix="secret-agent-test.", dir="/var/tmp")
+    agent_copy = os.path.join(agent_dir, "secret-agent")
+    shutil.copy2(os.path.abspath(satest.AGENT), agent_copy)
     try:
         r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
                             os.path.abspath(__file__)] + sys.argv[1:],
-                           env=dict(os.environ, **{INSIDE: "1"}))
+                           env=dict(os.environ, **{INSIDE: "1", "SECRET_AGENT": agent_copy}))
     finally:
+        shutil.rmtree(agent_dir, ignore_errors=True)
         if created_app:
             try:
                 os.rmdir("/app")
