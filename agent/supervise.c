@@ -440,21 +440,29 @@ void supervisor_shutdown(struct supervisor *sv, int exit_code)
 		finish(sv);
 }
 
+/* How long after the child starts the agent waits before giving back its startup-only pages.
+ * The trim unmaps a few MiB (TLB shootdowns, page-table work): done at once it competed with
+ * the service's own start for the CPU; a service that ends sooner never pays for it. */
+#define IDLE_TRIM_DELAY_MS 300
+
 int supervisor_run(struct supervisor *sv)
 {
+	uint64_t trim_at = ev_now_ms() + IDLE_TRIM_DELAY_MS;
 	bool trimmed = false;
 
 	while (sv->state != SV_DONE) {
-		/* Until the first moment with nothing pending, poll without blocking: then the
-		 * agent goes idle for the service's lifetime, so startup-only pages are dropped
-		 * (after the loop's own calls are bound, or binding would fault them back). */
-		int r = ev_run_once(sv->loop, trimmed ? -1 : 0);
+		/* Until the trim is done the wait is bounded by its deadline; the trim runs at the
+		 * first moment after it with nothing pending, then the agent sleeps without a
+		 * timeout for the service's lifetime (no idle wakeups). */
+		uint64_t now = trimmed ? 0 : ev_now_ms();
+		int timeout = trimmed ? -1 : now >= trim_at ? 0 : (int)(trim_at - now);
+		int r = ev_run_once(sv->loop, timeout);
 
 		if (r < 0) {
 			log_error("event_loop_failed", NULL, "%s", strerror(-r));
 			return EXIT_SOFTWARE;
 		}
-		if (r == 0 && !trimmed) {
+		if (r == 0 && !trimmed && ev_now_ms() >= trim_at) {
 			trimmed = true;
 			log_event(LOG_DEBUG, "idle_trim", NULL, NULL,
 				  "released %zu KiB of startup-only pages", idle_trim_memory());

@@ -40,11 +40,15 @@ class Resources(unittest.TestCase):
             env.update(rc.sanitizer_env(quarantine_size_mb=0, thread_local_quarantine_size_kb=0))
         self.agent = rc.Agent(
             ["run", "--secret", "name=token,from=file:%s/token,to=%s,type=opaque" % (src, target),
-             "--debounce", "0", "--", rc.ROT_CHILD, record, pidfile, target],
+             "--debounce", "0", "--log-level", "debug", "--", rc.ROT_CHILD, record, pidfile, target],
             self.tmp, env=env)
         self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 20),
                         self.agent.log_text())
         pid = self.agent.pid()
+        # The agent gives back its startup-only pages once, a little after the child starts
+        # (event=idle_trim at debug level); the figures are taken after that drop.
+        self.assertTrue(rc.wait_for(lambda: "event=idle_trim" in self.agent.log_text(), 20),
+                        self.agent.log_text())
 
         def rotate(i):
             data = b"rotation %d\n" % i
