@@ -8,7 +8,7 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "materialize.h"
-#include "preflight.h"
+#include "startup.h"
 
 #include <stdio.h>
 
@@ -71,19 +71,7 @@ int cmd_materialize(int argc, char **argv)
 		rc = EXIT_SOFTWARE;
 		goto out;
 	}
-	/* Before any source is read: a failed start leaves env vars and files untouched. */
-	rc = preflight_run(&cfg, &loop);
-	if (rc != EXIT_OK)
-		goto out;
-	if (materializer_init(&m, &cfg) < 0) {
-		log_error("internal_error", NULL, "out of memory");
-		rc = EXIT_SOFTWARE;
-		goto out;
-	}
-	have_m = true;
-	rc = materializer_make_dirs(&m);
-	if (rc == EXIT_OK)
-		rc = materializer_apply(&m, NULL, NULL);
+	rc = startup_first_materialization(&cfg, &loop, &m, &have_m);
 	if (rc == EXIT_OK)
 		log_info("materialized", NULL, "%zu secrets, %zu directories", cfg.nsecrets,
 			 cfg.ndirs);

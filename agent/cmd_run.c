@@ -8,10 +8,10 @@
 #include "exit_codes.h"
 #include "log.h"
 #include "materialize.h"
-#include "preflight.h"
 #include "privdrop.h"
 #include "rotation.h"
 #include "signals.h"
+#include "startup.h"
 #include "supervise.h"
 
 #include <errno.h>
@@ -38,39 +38,6 @@ static void usage(FILE *out)
 	    "\n"
 	    "exit: the child's status; 64 usage, 65 invalid secret, 69 preflight, 73 cannot\n"
 	    "write, 77 permission or privilege drop, 78 configuration, 126/127 cannot execute\n");
-}
-
-/* After the drop the agent re-reads sources on rotation as the service user: a source only
- * root can read would fail then, so it fails now, with the fix in the message (design §8). */
-static int check_sources_readable(const struct config *cfg, const struct privdrop_plan *plan)
-{
-	char path[4096];
-
-	if (!plan->change_ids || plan->keep_watcher_caps)
-		return EXIT_OK;
-	for (size_t i = 0; i < cfg->nsecrets; i++) {
-		const struct secret_cfg *s = &cfg->secrets[i];
-		struct sfs_error err;
-		int fd;
-
-		if (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED)
-			continue;
-		if (sfs_source_path(&s->source, path, sizeof(path), &err) < 0)
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd >= 0) {
-			close(fd);
-			continue;
-		}
-		if (errno == EACCES || errno == EPERM) {
-			log_error("source_unreadable", s->name,
-				  "source %s is not readable by uid %u: make it readable or set "
-				  "[agent] privileged_watcher = yes",
-				  s->source.spec, (unsigned)plan->uid);
-			return EXIT_NOPERM;
-		}
-	}
-	return EXIT_OK;
 }
 
 static void log_drop(const struct config *cfg, const struct privdrop_plan *plan)
@@ -167,19 +134,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	rc = preflight_run(&cfg, &loop);
-	if (rc != EXIT_OK)
-		goto out;
-	r = materializer_init(&m, &cfg);
-	if (r < 0) {
-		log_error("materialize_failed", NULL, "%s", strerror(-r));
-		rc = EXIT_SOFTWARE;
-		goto out;
-	}
-	have_materializer = true;
-	rc = materializer_make_dirs(&m);
-	if (rc == EXIT_OK)
-		rc = materializer_apply(&m, NULL, NULL);
+	rc = startup_first_materialization(&cfg, &loop, &m, &have_materializer);
 	if (rc != EXIT_OK)
 		goto out;
 
@@ -190,7 +145,7 @@ int cmd_run(int argc, char **argv)
 		rc = EXIT_NOPERM;
 		goto out;
 	}
-	rc = check_sources_readable(&cfg, &plan);
+	rc = startup_check_sources_readable(&cfg, &plan);
 	if (rc != EXIT_OK)
 		goto out;
 
