@@ -134,35 +134,28 @@ static int check_seed_quality(const unsigned char *seed, struct sfs_error *err)
 	return 0;
 }
 
-/* Step 13: libsodium and OpenSSL must derive the same public key from the seed. */
+/* Step 13: libsodium and OpenSSL must derive the same public key from the seed. Both keys are
+ * kept in `key` for the self-test (and freed with it, also on failure). */
 static int derive_public_key(struct sfs_ed25519_key *key, struct sfs_error *err)
 {
-	struct sfs_secret sk = {0};
 	unsigned char ossl_pk[32];
 	size_t ossl_pk_len = sizeof(ossl_pk);
-	EVP_PKEY *pkey = NULL;
 	int r;
 
-	r = sfs_secret_alloc(&sk, crypto_sign_SECRETKEYBYTES, err);
+	r = sfs_secret_alloc(&key->sk, crypto_sign_SECRETKEYBYTES, err);
 	if (r < 0)
-		goto out;
-	crypto_sign_seed_keypair(key->pk, sk.data, key->seed.data);
-	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key->seed.data, 32);
-	if (!pkey || EVP_PKEY_get_raw_public_key(pkey, ossl_pk, &ossl_pk_len) != 1 ||
-	    ossl_pk_len != 32) {
-		r = sfs_error_set(err, -EINVAL, "OpenSSL cannot derive the Ed25519 public key");
-		goto out;
-	}
-	if (sodium_memcmp(ossl_pk, key->pk, 32) != 0) {
-		r = sfs_error_set(err, -EINVAL,
-				  "libsodium and OpenSSL derive different public keys");
-		goto out;
-	}
-	r = 0;
-out:
-	EVP_PKEY_free(pkey);
-	sfs_secret_free(&sk);
-	return r;
+		return r;
+	crypto_sign_seed_keypair(key->pk, key->sk.data, key->seed.data);
+	key->sk.len = crypto_sign_SECRETKEYBYTES;
+	sfs_secret_readonly(&key->sk);
+	key->ossl = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key->seed.data, 32);
+	if (!key->ossl || EVP_PKEY_get_raw_public_key(key->ossl, ossl_pk, &ossl_pk_len) != 1 ||
+	    ossl_pk_len != 32)
+		return sfs_error_set(err, -EINVAL, "OpenSSL cannot derive the Ed25519 public key");
+	if (sodium_memcmp(ossl_pk, key->pk, 32) != 0)
+		return sfs_error_set(err, -EINVAL,
+				     "libsodium and OpenSSL derive different public keys");
+	return 0;
 }
 
 int sfs_ed25519_from_der(const unsigned char *der, size_t len, struct sfs_ed25519_key *key,
@@ -208,10 +201,9 @@ int sfs_ed25519_from_der(const unsigned char *der, size_t len, struct sfs_ed2551
 	return 0;
 }
 
-static int openssl_sign(const unsigned char *seed, const unsigned char *msg, size_t msg_len,
+static int openssl_sign(EVP_PKEY *pkey, const unsigned char *msg, size_t msg_len,
 			unsigned char sig[64], struct sfs_error *err)
 {
-	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	size_t sig_len = 64;
 	int r = 0;
@@ -220,7 +212,6 @@ static int openssl_sign(const unsigned char *seed, const unsigned char *msg, siz
 	    EVP_DigestSign(ctx, sig, &sig_len, msg, msg_len) != 1 || sig_len != 64)
 		r = sfs_error_set(err, -EINVAL, "OpenSSL cannot sign with the key");
 	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(pkey);
 	return r;
 }
 
@@ -229,8 +220,6 @@ int sfs_ed25519_self_test(const struct sfs_ed25519_key *key, const char *domain,
 {
 	unsigned char msg[256 + sizeof(SELF_TEST_MESSAGE)];
 	unsigned char sig_sodium[64], sig_openssl[64];
-	struct sfs_secret sk = {0};
-	unsigned char pk[32];
 	size_t msg_len = 0, domain_len = domain ? strlen(domain) : 0;
 	int r;
 
@@ -244,13 +233,11 @@ int sfs_ed25519_self_test(const struct sfs_ed25519_key *key, const char *domain,
 	memcpy(msg + msg_len, SELF_TEST_MESSAGE, strlen(SELF_TEST_MESSAGE));
 	msg_len += strlen(SELF_TEST_MESSAGE);
 
-	r = sfs_secret_alloc(&sk, crypto_sign_SECRETKEYBYTES, err);
-	if (r < 0)
-		goto out;
-	/* Never seed || embedded public key: always derived from the seed alone. */
-	crypto_sign_seed_keypair(pk, sk.data, key->seed.data);
-	crypto_sign_detached(sig_sodium, NULL, msg, msg_len, sk.data);
-	r = openssl_sign(key->seed.data, msg, msg_len, sig_openssl, err);
+	/* key->sk is never seed || embedded public key: step 13 derived it from the seed alone. */
+	if (key->sk.len != crypto_sign_SECRETKEYBYTES)
+		return sfs_error_set(err, -EINVAL, "the key was not derived");
+	crypto_sign_detached(sig_sodium, NULL, msg, msg_len, key->sk.data);
+	r = openssl_sign(key->ossl, msg, msg_len, sig_openssl, err);
 	if (r < 0)
 		goto out;
 	if (memcmp(sig_sodium, sig_openssl, 64) != 0) {
@@ -270,7 +257,6 @@ int sfs_ed25519_self_test(const struct sfs_ed25519_key *key, const char *domain,
 	}
 	r = 0;
 out:
-	sfs_secret_free(&sk);
 	sodium_memzero(msg, sizeof(msg));
 	return r;
 }
@@ -298,6 +284,9 @@ void sfs_ed25519_key_free(struct sfs_ed25519_key *key)
 	if (!key)
 		return;
 	sfs_secret_free(&key->seed);
+	sfs_secret_free(&key->sk);
+	EVP_PKEY_free(key->ossl);
+	key->ossl = NULL;
 	sodium_memzero(key->pk, sizeof(key->pk));
 	key->version = 0;
 }

@@ -11,11 +11,16 @@
 #include "secret_fs/error.h"
 #include "secret_fs/secure_mem.h"
 
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Both libraries' handles are derived once from the seed (step 13) and kept for the self-test
+ * and the tls-key match: each derivation is a scalar multiplication. */
 struct sfs_ed25519_key {
 	struct sfs_secret seed; /* 32 bytes, read-only once loaded */
+	struct sfs_secret sk;	/* libsodium's 64-byte secret key (seed || pk), read-only */
+	EVP_PKEY *ossl;		/* OpenSSL's key from the same seed */
 	unsigned char pk[32];	/* derived public key (agreed by libsodium and OpenSSL) */
 	int version;		/* PKCS#8 version: 1 or 2 */
 };

@@ -157,11 +157,12 @@ static int validate_tls_key(const struct sfs_validate_req *req, const struct sfs
 		r = check_ed25519_der(req, &der, &key, res, err);
 		if (r < 0)
 			goto out;
-		pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key.seed.data, 32);
-		if (!pkey) {
+		/* The key checked above, not a second derivation. */
+		if (EVP_PKEY_up_ref(key.ossl) != 1) {
 			r = sfs_error_set(err, -ENOMEM, "out of memory");
 			goto out;
 		}
+		pkey = key.ossl;
 	} else {
 		r = sfs_tls_key_load(der.data, der.len, &pkey, &res->key_algorithm, &res->canonical,
 				     err);

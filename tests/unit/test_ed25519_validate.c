@@ -372,6 +372,8 @@ static void test_self_test_runs_with_and_without_domain(void **state)
 	assert_int_equal(sfs_ed25519_self_test(&key, "ai.signing.v1", &err), 0);
 	sfs_ed25519_key_free(&key);
 	assert_null(key.seed.data);
+	assert_null(key.sk.data);
+	assert_null(key.ossl);
 	sodium_memzero(der, sizeof(der));
 }
 
