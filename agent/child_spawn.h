@@ -1,9 +1,11 @@
 /* Starting the service child (design §9, §13 "Child inheritance").
  *
- * fork, then in the child: setsid (own session, no controlling terminal), systemd socket
- * activation fds passed on with LISTEN_PID set to the child (or foreign LISTEN_* removed),
- * every other fd above 2 closed on exec, HOME of the service user, capabilities the agent
- * kept cleared and checked, inherited signal mask / ignored signals / umask restored, exec.
+ * vfork (the agent is suspended until the child has exec'd; the child allocates nothing and
+ * sees an environment built beforehand), then in the child: setsid (own session, no
+ * controlling terminal), systemd socket activation fds passed on with LISTEN_PID set to the
+ * child (or foreign LISTEN_* removed), every other fd above 2 closed on exec, HOME of the
+ * service user, capabilities the agent kept cleared and checked, inherited signal mask /
+ * ignored signals / umask restored, exec.
  * Why exec failed travels back over a CLOEXEC pipe, so the parent knows before it returns.
  */
 #ifndef AGENT_CHILD_SPAWN_H

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const cap_value_t watcher_caps[] = {CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_FOWNER};
@@ -267,21 +268,33 @@ int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err)
 	return verify_caps(plan, keep, err);
 }
 
-int privdrop_child(const struct privdrop_plan *plan)
+int privdrop_child(const struct privdrop_plan *plan, int cap_last)
 {
-	struct sfs_error err;
-	cap_t none;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	bool stays_root = !plan->change_ids && geteuid() == 0;
 
+	/* The agent kept the watcher capabilities; the service gets none of them. */
 	if (plan->change_ids && plan->keep_watcher_caps) {
-		none = cap_init();
-		if (!none)
-			return -ENOMEM;
-		if (cap_set_proc(none) < 0) {
-			int r = -errno;
-			cap_free(none);
-			return r;
-		}
-		cap_free(none);
+		memset(data, 0, sizeof(data));
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			return -errno;
 	}
-	return verify_caps(plan, false, &err);
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		if (data[i].inheritable)
+			return -EPERM;
+		if (!stays_root && (data[i].effective || data[i].permitted))
+			return -EPERM;
+	}
+	for (int c = 0; c <= cap_last; c++) {
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 0)
+			return -EPERM;
+		if (plan->change_ids && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
+			return -EPERM;
+	}
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return -EPERM;
+	return 0;
 }

@@ -50,10 +50,12 @@ int privdrop_plan_from_config(const struct config *cfg, struct privdrop_plan *pl
  * called while single-threaded. Returns 0 or a negative errno (caller exits 77). */
 int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err);
 
-/* In the forked child, before exec: clears every capability set the agent kept and checks
- * that none is left and NoNewPrivs is set. No logging (the child reports through its exec
- * pipe). Returns 0 or a negative errno. */
-int privdrop_child(const struct privdrop_plan *plan);
+/* In the child, before exec: clears every capability set the agent kept and checks that none
+ * is left (inheritable, ambient; effective and permitted unless the agent stays root; the
+ * bounding set after a uid change) and that NoNewPrivs is set, for capabilities 0..cap_last.
+ * The child shares the agent's memory until exec (vfork), so this allocates nothing, formats
+ * nothing and logs nothing: raw capget/capset/prctl only. Returns 0 or a negative errno. */
+int privdrop_child(const struct privdrop_plan *plan, int cap_last);
 
 /* The highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap,
  * else probed with PR_CAPBSET_READ). */
