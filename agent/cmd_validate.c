@@ -240,8 +240,9 @@ static void print_text(const char *spec, const struct validate_opts *o,
 
 		format_time(c->not_after, date, sizeof(date));
 		printf("certificate %zu:\n  subject: %s\n  issuer: %s\n  notAfter: %s\n"
-		       "  days-left: %ld\n  ca: %s\n",
-		       i + 1, c->subject, c->issuer, date, c->days_left, c->is_ca ? "yes" : "no");
+		       "  days-left: %ld\n  ca: %s\n  fingerprint-sha256: %s\n",
+		       i + 1, c->subject, c->issuer, date, c->days_left, c->is_ca ? "yes" : "no",
+		       c->sha256);
 	}
 	for (unsigned i = 0; i < res->warnings.count; i++)
 		printf("warning: %s\n", res->warnings.msg[i]);
@@ -295,6 +296,8 @@ static json_object *json_result(const char *spec, const struct validate_opts *o,
 			json_object_object_add(jc, "days_left",
 					       json_object_new_int64(c->days_left));
 			json_object_object_add(jc, "is_ca", json_object_new_boolean(c->is_ca));
+			json_object_object_add(jc, "fingerprint_sha256",
+					       json_object_new_string(c->sha256));
 			json_object_array_add(certs, jc);
 		}
 		json_object_object_add(obj, "certificates", certs);

@@ -349,8 +349,11 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 	w->output = res.canonical;
 	res.canonical = (struct sfs_secret){0};
 	w->validated = true;
+	/* Keys: the public key's; certificates: the first (leaf) certificate's. */
 	if (res.has_key_info)
 		snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", res.fingerprint_sha256);
+	else if (res.ncerts > 0)
+		snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", res.certs[0].sha256);
 	else
 		w->fingerprint[0] = '\0';
 out:

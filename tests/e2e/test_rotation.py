@@ -4,6 +4,7 @@ versions kept out, a watched directory deleted and recreated, an overflowed inot
 The service is tests/helpers/rot_child: at every SIGHUP it hashes the targets and records the
 digests, so the tests know exactly which set the service saw at the moment it was told.
 """
+import hashlib
 import os
 import shutil
 import signal
@@ -129,6 +130,44 @@ class KubeletRotation(RotationCase):
                              "the service was signalled while key and certificate disagreed")
         sys.stderr.write("1000 rotations: %d reads, %d distinct keys seen, %d signals\n"
                          % (reads, len(seen), len(recs)))
+        rc.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
+
+
+def cert_fingerprint(pem_bytes):
+    """openssl's SHA-256 certificate fingerprint, as lowercase hex without colons."""
+    out = satest.openssl("x509", "-noout", "-fingerprint", "-sha256", input=pem_bytes)
+    return out.decode().strip().split("=", 1)[1].replace(":", "").lower()
+
+
+def key_fingerprint(pem_bytes):
+    """Hex SHA-256 of the raw Ed25519 public key."""
+    spki = satest.openssl("pkey", "-pubout", "-outform", "DER", input=pem_bytes)
+    return hashlib.sha256(spki[-32:]).hexdigest()
+
+
+class NotificationNamesTheChange(RotationCase):
+    def test_notification_logs_names_and_fingerprints_of_key_and_certificate(self):
+        pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(2)]
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": pairs[0][0], "ca.crt": pairs[0][1]})
+        key_t, ca_t = self.key_target(), os.path.join(self.out, "ca.crt")
+        self.start_run([
+            "name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t),
+            "name=ca,from=file:%s/ca.crt,to=%s,type=x509" % (self.src, ca_t)],
+            [key_t, ca_t], extra=["--debounce", "0"])
+        writer.write({"key.pem": pairs[1][0], "ca.crt": pairs[1][1]})
+        self.assertTrue(self.wait_target(key_t, rc.sha(pairs[1][0])))
+        self.assertTrue(self.wait_target(ca_t, rc.sha(pairs[1][1])))
+        self.assertTrue(rc.wait_for(lambda: "event=rotation_notified" in self.agent.log_text(),
+                                    20))
+        self.assertEqual(self.stop_agent(), 0)
+        line = [ln for ln in self.agent_log.splitlines() if "event=rotation_notified" in ln][0]
+        self.assertIn("secrets=key,ca ", line)
+        self.assertIn(" fingerprints=key:%s,ca:%s " % (key_fingerprint(pairs[1][0]),
+                                                       cert_fingerprint(pairs[1][1])), line)
+        written = [ln for ln in self.agent_log.splitlines()
+                   if "event=secret_written secret=ca " in ln]
+        self.assertIn("fingerprint=%s" % cert_fingerprint(pairs[0][1]), written[0])
         rc.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
 
 

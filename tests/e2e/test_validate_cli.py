@@ -200,6 +200,15 @@ class ValidateCertCli(satest.TempDirTestCase):
         self.assertIn("certificate 2:\n  subject: CN=Test Intermediate\n", out)
         self.assertRegex(out, r"  days-left: 36[45]\n")
         self.assertIn("  notAfter: ", out)
+        fps = []
+        for path in (self.ca, self.inter):
+            fp = satest.openssl("x509", "-noout", "-fingerprint", "-sha256", "-in", path)
+            fps.append(fp.decode().strip().split("=", 1)[1].replace(":", "").lower())
+            self.assertIn("  fingerprint-sha256: %s\n" % fps[-1], out)
+        r = self.run_validate("--json", self.bundle)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        certs = json.loads(r.stdout)["results"][0]["certificates"]
+        self.assertEqual([c["fingerprint_sha256"] for c in certs], fps)
 
     def test_leaf_chain_verifies_with_ca(self):
         chain = self.cat("chain.pem", self.leaf, self.inter)

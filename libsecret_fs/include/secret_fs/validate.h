@@ -52,6 +52,7 @@ struct sfs_cert_summary {
 	time_t not_after;
 	long days_left;
 	bool is_ca;
+	char sha256[65]; /* lowercase hex SHA-256 of the certificate's DER (its fingerprint) */
 };
 
 struct sfs_validate_result {
