@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void usage(FILE *out)
@@ -57,19 +58,31 @@ static int check_notification_target(const struct config *cfg)
 	return EXIT_OK;
 }
 
-/* Rotation re-reads the sources as the dropped user: one it cannot read fails now, with the
- * fix, rather than at the first rotation (design §8). */
+/* As PID 1 (a sidecar's entrypoint), whatever a hook left running is reparented to the agent:
+ * every exited child is reaped here, and the hook's own exit goes to the notifier. Otherwise
+ * only hooks are our children, collected through their pidfd. */
+static void reap_as_pid1(struct rotation *rot)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0 || (pid < 0 && errno == EINTR))
+		if (pid > 0)
+			rotation_child_reaped(rot, pid, wstatus);
+}
+
 static void on_signal(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
 {
+	struct rotation **rot = ctx;
 	struct signalfd_siginfo si;
 	char name[32];
 
 	(void)events;
-	(void)ctx;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		int sig = (int)si.ssi_signo;
 
-		/* Hooks are collected through their pidfd; SIGCHLD only wakes us. */
+		if (sig == SIGCHLD && getpid() == 1)
+			reap_as_pid1(*rot);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
 			log_info("watch_stopping", NULL, "received %s",
 				 signals_name(sig, name, sizeof(name)));
@@ -160,7 +173,7 @@ int cmd_watch(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto out;
 
-	r = ev_add(&loop, sigfd, EPOLLIN, on_signal, NULL);
+	r = ev_add(&loop, sigfd, EPOLLIN, on_signal, &rot);
 	if (r < 0) {
 		log_error("event_loop_failed", NULL, "%s", strerror(-r));
 		rc = EXIT_SOFTWARE;

@@ -397,6 +397,12 @@ int notifier_notify(struct notifier *n, const char *secrets, const char *fingerp
 	return deliver(n);
 }
 
+void notifier_child_reaped(struct notifier *n, pid_t pid, int wstatus)
+{
+	if (n && pid > 0 && pid == n->hook_pid)
+		hook_finished(pid, wstatus, n);
+}
+
 const struct notifier_stats *notifier_get_stats(const struct notifier *n)
 {
 	return &n->stats;

@@ -66,6 +66,10 @@ void notifier_destroy(struct notifier *n);
  * a retry or a coalesced hook run was scheduled, or a negative errno (logged). */
 int notifier_notify(struct notifier *n, const char *secrets, const char *fingerprints);
 
+/* A process the caller reaped itself (watch as PID 1 reaps everything): when it is the running
+ * hook, its exit is handled as if the hook's pidfd had reported it. Other pids are ignored. */
+void notifier_child_reaped(struct notifier *n, pid_t pid, int wstatus);
+
 const struct notifier_stats *notifier_get_stats(const struct notifier *n);
 
 /* Reads a pid from `path`: decimal, surrounding whitespace allowed. Returns 0, -ENOENT,

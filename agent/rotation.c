@@ -311,6 +311,12 @@ fail:
 	return EXIT_SOFTWARE;
 }
 
+void rotation_child_reaped(struct rotation *r, pid_t pid, int wstatus)
+{
+	if (r)
+		notifier_child_reaped(r->notifier, pid, wstatus);
+}
+
 void rotation_stop(struct rotation *r)
 {
 	if (!r)

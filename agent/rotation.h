@@ -21,6 +21,8 @@
 #include "event_loop.h"
 #include "materialize.h"
 
+#include <sys/types.h>
+
 struct supervisor;
 struct rotation;
 
@@ -35,5 +37,9 @@ struct rotation_notify {
 int rotation_start(struct rotation **out, struct ev_loop *loop, struct materializer *m,
 		   const struct rotation_notify *notify);
 void rotation_stop(struct rotation *r);
+
+/* For a caller that reaps every child itself: hands a reaped pid to the notifier (its exec:
+ * hook may be that pid). `r` may be NULL. */
+void rotation_child_reaped(struct rotation *r, pid_t pid, int wstatus);
 
 #endif

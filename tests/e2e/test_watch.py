@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kubelet  # noqa: E402
 import rottest_common as rc  # noqa: E402
+import runtest_util as rt  # noqa: E402
 import satest  # noqa: E402
 
 
@@ -148,6 +149,37 @@ class Watch(unittest.TestCase):
         line = [l for l in self.agent.log_text().splitlines() if "event=hook_exited" in l][0]
         self.assertIn("status=5", line)
         self.assertEqual(self.agent.stop(signal.SIGTERM), 0)
+        self.agent = None
+
+    def test_as_pid1_reaps_what_a_hook_leaves_behind(self):
+        """A sidecar's watch is its container's PID 1: a hook's background process is
+        reparented to it and must not stay a zombie; the hook's own exit is still logged."""
+        satest.require_root("unshare -p needs root")
+        orphan_pidfile = os.path.join(self.tmp, "orphan.pid")
+        hook = os.path.join(self.tmp, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nsleep 0.3 &\necho $! > %s\nexit 3\n" % orphan_pidfile)
+        os.chmod(hook, 0o755)
+        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                               "--on-change", "exec:" + hook], self.tmp,
+                              prefix=rt.UNSHARE)
+        self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
+        agent = rt.agent_pid(self.agent.proc, pid1=True)
+        for i in range(1, 4):
+            self.rotate(b"v%d\n" % i)
+            self.assertTrue(self.agent.wait_log("event=hook_exited", count=i),
+                            self.agent.log_text())
+            # The orphan lives 0.3 s under the agent; reaped, the agent has no child left.
+            self.assertTrue(rt.wait_for(lambda: rt.children(agent) == [], timeout=20),
+                            "left under the agent: %s" % [(q, rt.proc_state(q))
+                                                          for q in rt.children(agent)])
+        hooks = [ln for ln in self.agent.log_text().splitlines() if "event=hook_exited" in ln]
+        self.assertEqual(len(hooks), 3)
+        self.assertTrue(all("status=3" in ln for ln in hooks), hooks)
+        # unshare only waits; the agent itself gets the SIGTERM, and unshare returns its code.
+        os.kill(agent, signal.SIGTERM)
+        self.assertEqual(self.agent.proc.wait(timeout=20), 0, self.agent.log_text())
+        self.assertEqual(self.agent.stop(), 0)
         self.agent = None
 
     def test_on_change_none_runs_without_pidfile(self):
