@@ -53,6 +53,18 @@ class RotationCase(unittest.TestCase):
     def key_target(self):
         return os.path.join(self.out, "key.pem")
 
+    def start_key_and_ca(self, pair):
+        """An Ed25519 key and its CA certificate published in one kubelet-style volume and
+        materialized to out/ with debounce 0. Returns the volume writer and both targets."""
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": pair[0], "ca.crt": pair[1]})
+        key_t, ca_t = self.key_target(), os.path.join(self.out, "ca.crt")
+        self.start_run([
+            "name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t),
+            "name=ca,from=file:%s/ca.crt,to=%s,type=x509" % (self.src, ca_t)],
+            [key_t, ca_t], extra=["--debounce", "0"])
+        return writer, key_t, ca_t
+
     def wait_target(self, path, digest, timeout=20):
         return rc.wait_for(lambda: rc.file_sha(path) == digest, timeout)
 
@@ -62,13 +74,7 @@ class KubeletRotation(RotationCase):
         pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(12)]
         allowed_keys = {rc.sha(k) for k, _ in pairs}
         allowed_pairs = {(rc.sha(k), rc.sha(c)) for k, c in pairs}
-        writer = kubelet.AtomicWriter(self.src)
-        writer.write({"key.pem": pairs[0][0], "ca.crt": pairs[0][1]})
-        key_t, ca_t = self.key_target(), os.path.join(self.out, "ca.crt")
-        self.start_run([
-            "name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t),
-            "name=ca,from=file:%s/ca.crt,to=%s,type=x509" % (self.src, ca_t)],
-            [key_t, ca_t], extra=["--debounce", "0"])
+        writer, key_t, ca_t = self.start_key_and_ca(pairs[0])
         # The canonical form of openssl's output is openssl's output.
         self.assertEqual(rc.file_sha(key_t), rc.sha(pairs[0][0]))
         self.assertEqual(rc.file_sha(ca_t), rc.sha(pairs[0][1]))
@@ -148,13 +154,7 @@ def key_fingerprint(pem_bytes):
 class NotificationNamesTheChange(RotationCase):
     def test_notification_logs_names_and_fingerprints_of_key_and_certificate(self):
         pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(2)]
-        writer = kubelet.AtomicWriter(self.src)
-        writer.write({"key.pem": pairs[0][0], "ca.crt": pairs[0][1]})
-        key_t, ca_t = self.key_target(), os.path.join(self.out, "ca.crt")
-        self.start_run([
-            "name=key,from=file:%s/key.pem,to=%s,type=ed25519" % (self.src, key_t),
-            "name=ca,from=file:%s/ca.crt,to=%s,type=x509" % (self.src, ca_t)],
-            [key_t, ca_t], extra=["--debounce", "0"])
+        writer, key_t, ca_t = self.start_key_and_ca(pairs[0])
         writer.write({"key.pem": pairs[1][0], "ca.crt": pairs[1][1]})
         self.assertTrue(self.wait_target(key_t, rc.sha(pairs[1][0])))
         self.assertTrue(self.wait_target(ca_t, rc.sha(pairs[1][1])))

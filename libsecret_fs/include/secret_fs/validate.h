@@ -10,18 +10,18 @@
 #ifndef SECRET_FS_VALIDATE_H
 #define SECRET_FS_VALIDATE_H
 
+#include "secret_fs/error.h"
+#include "secret_fs/secure_mem.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
-#include "secret_fs/error.h"
-#include "secret_fs/secure_mem.h"
-
 enum sfs_secret_type {
-	SFS_TYPE_AUTO,     /* `validate --type auto`: decided from the PEM label(s) */
+	SFS_TYPE_AUTO,	   /* `validate --type auto`: decided from the PEM label(s) */
 	SFS_TYPE_OPAQUE,   /* no validation, bytes written as they are, never normalised */
 	SFS_TYPE_ED25519,  /* Ed25519 PKCS#8 private key */
-	SFS_TYPE_X509,     /* CA bundle: every certificate CA:TRUE */
+	SFS_TYPE_X509,	   /* CA bundle: every certificate CA:TRUE */
 	SFS_TYPE_TLS_CERT, /* leaf certificate (chain optional) */
 	SFS_TYPE_TLS_KEY,  /* private key that must match its certificate */
 };
@@ -34,15 +34,15 @@ struct sfs_validate_req {
 	enum sfs_secret_type type;
 	const unsigned char *data; /* raw source bytes (not modified) */
 	size_t len;
-	const char *domain;        /* Ed25519 domain-separation tag, or NULL */
-	const char *key_id;        /* expected key id, or NULL */
+	const char *domain;	   /* Ed25519 domain-separation tag, or NULL */
+	const char *key_id;	   /* expected key id, or NULL */
 	const unsigned char *cert; /* tls-key: its certificate (PEM), required */
 	size_t cert_len;
-	const unsigned char *ca;   /* tls-cert: CA bundle for chain verification, or NULL */
+	const unsigned char *ca; /* tls-cert: CA bundle for chain verification, or NULL */
 	size_t ca_len;
-	int warn_days;             /* warn when a certificate expires within this many days;
-				      0 means the default (30), a negative value never warns */
-	time_t now;                /* 0 = time(NULL) */
+	int warn_days; /* warn when a certificate expires within this many days;
+			  0 means the default (30), a negative value never warns */
+	time_t now;    /* 0 = time(NULL) */
 };
 
 struct sfs_cert_summary {
@@ -56,15 +56,16 @@ struct sfs_cert_summary {
 };
 
 struct sfs_validate_result {
-	enum sfs_secret_type type;    /* resolved type (AUTO is replaced) */
-	struct sfs_secret canonical;  /* bytes to write: canonical PEM, or the raw bytes for opaque */
+	enum sfs_secret_type type; /* resolved type (AUTO is replaced) */
+	/* The bytes to write: canonical PEM, or the raw bytes for opaque. */
+	struct sfs_secret canonical;
 	/* keys (ed25519, and tls-key when the key is Ed25519) */
 	bool has_key_info;
-	int pkcs8_version;            /* 1 or 2 */
-	char fingerprint_sha256[65];  /* lowercase hex SHA-256 of the raw public key */
-	char jwk_thumbprint[44];      /* RFC 7638 thumbprint, base64url, no padding */
-	bool key_id_verified;         /* a key id was given and matched a fingerprint form */
-	const char *key_algorithm;    /* "Ed25519", "RSA", "EC", ... (static string) or NULL */
+	int pkcs8_version;	     /* 1 or 2 */
+	char fingerprint_sha256[65]; /* lowercase hex SHA-256 of the raw public key */
+	char jwk_thumbprint[44];     /* RFC 7638 thumbprint, base64url, no padding */
+	bool key_id_verified;	     /* a key id was given and matched a fingerprint form */
+	const char *key_algorithm;   /* "Ed25519", "RSA", "EC", ... (static string) or NULL */
 	/* certificates, in bundle order (heap, freed with the result) */
 	struct sfs_cert_summary *certs;
 	size_t ncerts;
