@@ -6,6 +6,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,18 +135,12 @@ static time_t asn1_to_time(const ASN1_TIME *t)
 /* The usual certificate fingerprint (`openssl x509 -fingerprint -sha256`), lowercase hex. */
 static void cert_fingerprint(X509 *cert, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
 	out[0] = '\0';
-	if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != 32)
-		return;
-	for (unsigned int i = 0; i < len; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[64] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &len) == 1 && len == 32)
+		sodium_bin2hex(out, 65, md, len);
 }
 
 int sfs_x509_summarize(STACK_OF(X509) * certs, time_t now, struct sfs_cert_summary **out, size_t *n,
