@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,60 +91,75 @@ static bool is_watcher_cap(cap_value_t c)
 	return false;
 }
 
-static int fail_cap(struct sfs_error *err, const char *what, cap_value_t c)
+/* What find_leftover_cap() found; the names are for the agent's message. */
+enum cap_leftover {
+	CAPS_CLEAN,
+	CAPS_UNREADABLE,
+	LEFT_INHERITABLE,
+	LEFT_AMBIENT,
+	LEFT_PERMITTED, /* permitted or effective */
+	LEFT_BOUNDING,
+};
+
+static const char *const leftover_names[] = {
+    [LEFT_INHERITABLE] = "inheritable capability",
+    [LEFT_AMBIENT] = "ambient capability",
+    [LEFT_PERMITTED] = "capability",
+    [LEFT_BOUNDING] = "bounding capability",
+};
+
+/* The one check of the capability state after a drop, for the agent and for the child: no
+ * inheritable or ambient capability; unless the ids stay root, nothing permitted or effective
+ * but (with `keep`) the watcher capabilities; after a uid change, an empty bounding set.
+ * Capabilities 0..cap_last; *cap names the first one left. Raw capget and prctl only: the
+ * child runs it on the agent's memory (vfork), where nothing may allocate. */
+static enum cap_leftover find_leftover_cap(const struct privdrop_plan *plan, bool keep,
+					   int cap_last, int *cap)
 {
-	char *name = cap_to_name(c);
-	int r = sfs_error_set(err, -EPERM, "privilege drop failed: %s %s is still set", what,
-			      name ? name : "?");
-	cap_free(name);
-	return r;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	bool stays_root = !plan->change_ids && geteuid() == 0;
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return CAPS_UNREADABLE;
+	for (int c = 0; c <= cap_last; c++) {
+		uint32_t bit = 1u << (c % 32);
+		const struct __user_cap_data_struct *d = &data[c / 32];
+
+		*cap = c;
+		if (d->inheritable & bit)
+			return LEFT_INHERITABLE;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 0)
+			return LEFT_AMBIENT;
+		if (stays_root)
+			continue;
+		if (!(keep && is_watcher_cap(c)) && ((d->effective | d->permitted) & bit))
+			return LEFT_PERMITTED;
+		if (plan->change_ids && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
+			return LEFT_BOUNDING;
+	}
+	return CAPS_CLEAN;
 }
 
 /* Reads the process's capability state back and compares it with what the plan allows:
  * `keep` says whether the watcher capabilities may remain in permitted and effective. */
 static int verify_caps(const struct privdrop_plan *plan, bool keep, struct sfs_error *err)
 {
-	int last = privdrop_cap_last_cap();
-	bool stays_root = !plan->change_ids && geteuid() == 0;
-	cap_t caps = cap_get_proc();
-	int r = 0;
+	int cap = 0;
+	enum cap_leftover left = find_leftover_cap(plan, keep, privdrop_cap_last_cap(), &cap);
 
-	if (!caps)
+	if (left == CAPS_UNREADABLE)
 		return sfs_error_set(err, -errno, "cannot read the capability sets back");
-	for (cap_value_t c = 0; c <= last; c++) {
-		cap_flag_value_t eff = CAP_CLEAR, prm = CAP_CLEAR, inh = CAP_CLEAR;
-		bool allowed = keep && is_watcher_cap(c);
-
-		if (cap_get_flag(caps, c, CAP_EFFECTIVE, &eff) < 0 ||
-		    cap_get_flag(caps, c, CAP_PERMITTED, &prm) < 0 ||
-		    cap_get_flag(caps, c, CAP_INHERITABLE, &inh) < 0) {
-			r = sfs_error_set(err, -EIO, "cannot read the capability sets back");
-			goto out;
-		}
-		if (inh == CAP_SET) {
-			r = fail_cap(err, "inheritable capability", c);
-			goto out;
-		}
-		if (cap_get_ambient(c) != 0) {
-			r = fail_cap(err, "ambient capability", c);
-			goto out;
-		}
-		if (stays_root)
-			continue;
-		if (!allowed && (eff == CAP_SET || prm == CAP_SET)) {
-			r = fail_cap(err, "capability", c);
-			goto out;
-		}
-		if (plan->change_ids && cap_get_bound(c) != 0) {
-			r = fail_cap(err, "bounding capability", c);
-			goto out;
-		}
+	if (left != CAPS_CLEAN) {
+		char *name = cap_to_name(cap);
+		int r = sfs_error_set(err, -EPERM, "privilege drop failed: %s %s is still set",
+				      leftover_names[left], name ? name : "?");
+		cap_free(name);
+		return r;
 	}
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		r = sfs_error_set(err, -EPERM, "privilege drop failed: no_new_privs is not set");
-out:
-	cap_free(caps);
-	return r;
+		return sfs_error_set(err, -EPERM, "privilege drop failed: no_new_privs is not set");
+	return 0;
 }
 
 static int verify_ids(const struct privdrop_plan *plan, struct sfs_error *err)
@@ -271,29 +287,17 @@ int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err)
 int privdrop_child(const struct privdrop_plan *plan, int cap_last)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-	bool stays_root = !plan->change_ids && geteuid() == 0;
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	int cap;
 
 	/* The agent kept the watcher capabilities; the service gets none of them. */
 	if (plan->change_ids && plan->keep_watcher_caps) {
-		memset(data, 0, sizeof(data));
-		if (syscall(SYS_capset, &hdr, data) < 0)
+		memset(none, 0, sizeof(none));
+		if (syscall(SYS_capset, &hdr, none) < 0)
 			return -errno;
 	}
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -errno;
-	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-		if (data[i].inheritable)
-			return -EPERM;
-		if (!stays_root && (data[i].effective || data[i].permitted))
-			return -EPERM;
-	}
-	for (int c = 0; c <= cap_last; c++) {
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 0)
-			return -EPERM;
-		if (plan->change_ids && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
-			return -EPERM;
-	}
+	if (find_leftover_cap(plan, false, cap_last, &cap) != CAPS_CLEAN)
+		return -EPERM;
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return -EPERM;
 	return 0;
