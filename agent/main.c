@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "exit_codes.h"
+#include "cmd/commands.h"
+#include "base/exit_codes.h"
 
 struct subcommand {
 	const char *name;

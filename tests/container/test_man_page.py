@@ -143,8 +143,8 @@ class ManPage(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(tmp, "out")), "check-config wrote")
 
     def test_known_keys_documented(self):
-        # The other direction: the agent's key tables (agent/config_keys.c) are documented.
-        path = os.path.join(pkgtest.SOURCE_DIR, "agent", "config_keys.c")
+        # The other direction: the agent's key tables (agent/config/keys.c) are documented.
+        path = os.path.join(pkgtest.SOURCE_DIR, "agent", "config", "keys.c")
         try:
             with open(path) as f:
                 src = f.read()
@@ -153,7 +153,7 @@ class ManPage(unittest.TestCase):
         tables = dict(re.findall(r"static const char \*const (\w+)_keys\[\]\s*=\s*\{(.*?)\};",
                                  src, re.S))
         if not tables:
-            self.skipTest("no key tables found in agent/config_keys.c")
+            self.skipTest("no key tables found in agent/config/keys.c")
         documented = documented_keys(self.roff)
         sections = {"agent": "[agent]", "preflight": "[preflight]",
                     "secret": '[secret "NAME"]', "dir": '[dir "PATH"]'}

@@ -8,8 +8,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config.h"
-#include "exit_codes.h"
+#include "config/config.h"
+#include "base/exit_codes.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -8,8 +8,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config.h"
-#include "config_internal.h"
+#include "config/config.h"
+#include "config/internal.h"
 
 #include <errno.h>
 #include <signal.h>

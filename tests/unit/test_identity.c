@@ -10,7 +10,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "identity.h"
+#include "proc/identity.h"
 
 #include <errno.h>
 #include <grp.h>

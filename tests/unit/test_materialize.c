@@ -9,9 +9,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config.h"
-#include "exit_codes.h"
-#include "materialize.h"
+#include "config/config.h"
+#include "base/exit_codes.h"
+#include "secrets/materialize.h"
 #include "secret_fs/secure_mem.h"
 
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "mountinfo.h"
+#include "secrets/mountinfo.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -9,9 +9,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "event_loop.h"
-#include "log.h"
-#include "notify.h"
+#include "base/event_loop.h"
+#include "base/log.h"
+#include "secrets/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,11 +7,11 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config.h"
-#include "event_loop.h"
-#include "exit_codes.h"
-#include "log.h"
-#include "preflight.h"
+#include "config/config.h"
+#include "base/event_loop.h"
+#include "base/exit_codes.h"
+#include "base/log.h"
+#include "secrets/preflight.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

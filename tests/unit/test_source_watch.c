@@ -8,9 +8,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "event_loop.h"
-#include "log.h"
-#include "source_watch.h"
+#include "base/event_loop.h"
+#include "base/log.h"
+#include "secrets/source_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>

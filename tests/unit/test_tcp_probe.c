@@ -7,8 +7,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "event_loop.h"
-#include "tcp_probe.h"
+#include "base/event_loop.h"
+#include "secrets/tcp_probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,0 +1,253 @@
+/* Command-line flags shared by run, materialize, watch and check-config.
+ *
+ * Two passes: the first checks the shape of the command line (unknown flags, missing values:
+ * exit 64) and finds --config; the file is loaded; the second pass applies the flags over it,
+ * so a flag wins wherever --config appears. A malformed flag value is a usage error (64), not
+ * a config error (78): the fix is on the command line. Flag values are not ${VAR}-expanded:
+ * the shell that built the command line already did that.
+ */
+#include "config/internal.h"
+#include "base/exit_codes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum flag_kind {
+	FLAG_CONFIG,   /* --config FILE */
+	FLAG_SECRET,   /* --secret name=...,from=... */
+	FLAG_NOTIFY,   /* --notify-pidfile FILE (watch only) */
+	FLAG_KEY,      /* mirrors an [agent] or [preflight] key: '-' becomes '_' */
+	FLAG_BOOL_KEY, /* a boolean key: bare flag means yes, --flag=no also works */
+};
+
+struct flag {
+	const char *name;
+	enum flag_kind kind;
+};
+
+static const struct flag flags[] = {
+    {"config", FLAG_CONFIG},
+    {"secret", FLAG_SECRET},
+    {"notify-pidfile", FLAG_NOTIFY},
+    {"user", FLAG_KEY},
+    {"group", FLAG_KEY},
+    {"require-env", FLAG_KEY},
+    {"require-dir", FLAG_KEY},
+    {"wait-tcp", FLAG_KEY},
+    {"wait-any-tcp", FLAG_KEY},
+    {"timeout", FLAG_KEY},
+    {"on-change", FLAG_KEY},
+    {"debounce", FLAG_KEY},
+    {"poll-interval", FLAG_KEY},
+    {"grace", FLAG_KEY},
+    {"kill-after", FLAG_KEY},
+    {"hook-timeout", FLAG_KEY},
+    {"log-format", FLAG_KEY},
+    {"log-level", FLAG_KEY},
+    {"signal-group", FLAG_BOOL_KEY},
+    {"privileged-watcher", FLAG_BOOL_KEY},
+};
+
+/* One flag occurrence: which flag, its value (NULL for a bare boolean). */
+struct occurrence {
+	const struct flag *flag;
+	const char *value;
+};
+
+static const struct flag *find_flag(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
+			return &flags[i];
+	return NULL;
+}
+
+static bool is_option(const char *arg)
+{
+	return arg[0] == '-' && arg[1] != '\0';
+}
+
+/* Reads the flag at argv[*i] (advancing past its value). Returns 0 or -1 with err (64). */
+static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct occurrence *occ,
+		     struct config_error *err)
+{
+	const char *arg = argv[*i];
+	const char *name = arg + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+
+	if (strncmp(arg, "--", 2) != 0 || len == 0)
+		return config_fail(err, EXIT_USAGE, "unknown option '%s'", arg);
+	occ->flag = find_flag(name, len);
+	if (!occ->flag || (occ->flag->kind == FLAG_NOTIFY && !allow_notify))
+		return config_fail(err, EXIT_USAGE, "unknown option '--%.*s'", (int)len, name);
+	if (eq) {
+		occ->value = eq + 1;
+	} else if (occ->flag->kind == FLAG_BOOL_KEY) {
+		bool ignored;
+
+		/* "--signal-group no" must not leave "no" behind as the command to run. */
+		if (*i + 1 < argc && config_parse_bool(argv[*i + 1], &ignored) == 0)
+			occ->value = argv[++*i];
+		else
+			occ->value = NULL;
+	} else {
+		if (*i + 1 >= argc)
+			return config_fail(err, EXIT_USAGE, "option '--%s' needs a value",
+					   occ->flag->name);
+		occ->value = argv[++*i];
+	}
+	(*i)++;
+	return 0;
+}
+
+/* "name=a,from=env:X,to=/p": values cannot contain commas (design §13). */
+static int apply_secret_flag(struct config *cfg, const char *spec, struct config_error *err)
+{
+	char msg[CONFIG_MSG_MAX];
+	char *copy = strdup(spec);
+	char *save = NULL, *name = NULL;
+	struct secret_cfg *s;
+	int r = -1;
+
+	if (!copy)
+		return config_fail(err, EXIT_USAGE, "out of memory");
+	/* The name is needed first (it creates the secret), wherever it appears. */
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (strncmp(item, "name=", 5) == 0) {
+			if (name) {
+				config_fail(err, EXIT_USAGE, "--secret '%s': name given twice",
+					    spec);
+				goto out;
+			}
+			name = item + 5;
+		}
+	}
+	if (!name) {
+		config_fail(err, EXIT_USAGE,
+			    "--secret needs name=NAME (e.g. name=key,from=env:VAR,to=/path), got "
+			    "'%s'",
+			    spec);
+		goto out;
+	}
+	s = config_add_secret(cfg, name, "--secret", msg, sizeof(msg));
+	if (!s) {
+		config_fail(err, EXIT_USAGE, "--secret: %s", msg);
+		goto out;
+	}
+	strcpy(copy, spec);
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		int set;
+
+		if (!eq) {
+			config_fail(err, EXIT_USAGE, "--secret %s: '%s' is not key=value", name,
+				    item);
+			goto out;
+		}
+		*eq = '\0';
+		if (strcmp(item, "name") == 0)
+			continue;
+		set = config_set_secret_key(s, item, eq + 1, NULL, msg, sizeof(msg));
+		if (set == -ENOENT) {
+			config_fail(err, EXIT_USAGE, "--secret %s: unknown key '%s'", name, item);
+			goto out;
+		}
+		if (set < 0) {
+			config_fail(err, EXIT_USAGE, "--secret %s: %s", name, msg);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	free(copy);
+	return r;
+}
+
+static int apply_flag(struct config *cfg, const struct occurrence *occ, struct config_error *err)
+{
+	char key[64], msg[CONFIG_MSG_MAX];
+	const char *value = occ->value ? occ->value : "yes";
+	int r;
+
+	switch (occ->flag->kind) {
+	case FLAG_CONFIG:
+		return 0;
+	case FLAG_SECRET:
+		return apply_secret_flag(cfg, occ->value, err);
+	case FLAG_NOTIFY:
+		if (!*value)
+			return config_fail(err, EXIT_USAGE, "--notify-pidfile needs a path");
+		free(cfg->notify_pidfile);
+		cfg->notify_pidfile = strdup(value);
+		return cfg->notify_pidfile ? 0 : config_fail(err, EXIT_USAGE, "out of memory");
+	default:
+		break;
+	}
+	snprintf(key, sizeof(key), "%s", occ->flag->name);
+	for (char *p = key; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	r = config_set_agent_key(cfg, key, value, NULL, msg, sizeof(msg));
+	if (r == -ENOENT)
+		r = config_set_preflight_key(cfg, key, value, NULL, msg, sizeof(msg));
+	if (r < 0)
+		return config_fail(err, EXIT_USAGE, "--%s: %s", occ->flag->name, msg);
+	return 0;
+}
+
+bool config_args_want_help(int argc, char **argv, int idx)
+{
+	for (int i = idx; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0 || !is_option(argv[i]))
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
+		      bool allow_notify_pidfile, struct config_error *err)
+{
+	const char *config_file = NULL;
+	struct occurrence occ;
+	int i, end;
+
+	/* Pass 1: shape of the command line, and where the config file is. */
+	for (i = *idx; i < argc && is_option(argv[i]) && strcmp(argv[i], "--") != 0;) {
+		if (next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err) < 0)
+			return -1;
+		if (occ.flag->kind == FLAG_CONFIG) {
+			if (config_file)
+				return config_fail(err, EXIT_USAGE, "--config given twice");
+			if (!*occ.value)
+				return config_fail(err, EXIT_USAGE, "--config needs a file name");
+			config_file = occ.value;
+		}
+	}
+	end = i;
+	if (!config_file) {
+		const char *from_env = getenv("SECRET_AGENT_CONFIG");
+
+		if (from_env && *from_env)
+			config_file = from_env;
+	}
+	if (config_file && config_load_file(cfg, config_file, err) < 0)
+		return -1;
+
+	/* Pass 2: flags over the file. */
+	for (i = *idx; i < end;) {
+		if (next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err) < 0)
+			return -1;
+		if (apply_flag(cfg, &occ, err) < 0)
+			return -1;
+	}
+	if (end < argc && strcmp(argv[end], "--") == 0)
+		end++;
+	*idx = end;
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg->log_format, cfg->log_level);
+	return 0;
+}

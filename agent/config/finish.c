@@ -1,0 +1,168 @@
+/* Defaults that depend on other settings, identities, and cross-references between secrets.
+ * After this, every later stage reads resolved numbers and never parses text again. */
+#include "config/internal.h"
+#include "base/exit_codes.h"
+#include "proc/identity.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A secret given by --secret is fixed on the command line (64); one from the file in it (78). */
+static int origin_exit_code(const char *origin)
+{
+	return strcmp(origin, "--secret") == 0 ? EXIT_USAGE : EXIT_CONFIG;
+}
+
+/* Owner and group of a secret or dir: its own `owner` (group: its own, else that user's
+ * primary group), else the [agent] user with [agent] group (what the service runs as), else
+ * the invoking uid/gid. */
+static int resolve_owner(const struct config *cfg, const char *owner, const char *group, uid_t *uid,
+			 gid_t *gid, char *msg, size_t msgsize)
+{
+	struct identity id;
+	int r;
+
+	if (owner) {
+		r = identity_resolve(owner, group, &id, msg, msgsize);
+		if (r < 0)
+			return r;
+		*uid = id.uid;
+		*gid = id.gid;
+		return 0;
+	}
+	*uid = cfg->uid;
+	*gid = cfg->gid;
+	if (group) {
+		r = identity_resolve_group(group, gid);
+		if (r < 0)
+			return config_msg(msg, msgsize, r, "unknown group '%s'", group);
+	}
+	return 0;
+}
+
+static bool is_key_type(enum sfs_secret_type t)
+{
+	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
+}
+
+static int link_partners(struct config *cfg, struct secret_cfg *s, struct config_error *err)
+{
+	int code = origin_exit_code(s->origin);
+
+	if (s->type == SFS_TYPE_TLS_KEY && !s->cert)
+		return config_fail(err, code,
+				   "%s: secret '%s': a tls-key needs 'cert = NAME' naming its "
+				   "tls-cert secret",
+				   s->origin, s->name);
+	if (s->cert) {
+		const struct secret_cfg *c = config_find_secret(cfg, s->cert);
+
+		if (s->type != SFS_TYPE_TLS_KEY)
+			return config_fail(err, code,
+					   "%s: secret '%s': 'cert' applies to type tls-key only",
+					   s->origin, s->name);
+		if (!c || c->type != SFS_TYPE_TLS_CERT)
+			return config_fail(err, code,
+					   "%s: secret '%s': cert = %s does not name a tls-cert "
+					   "secret",
+					   s->origin, s->name, s->cert);
+		s->cert_index = (int)(c - cfg->secrets);
+	}
+	if (s->ca) {
+		const struct secret_cfg *c = config_find_secret(cfg, s->ca);
+
+		if (s->type != SFS_TYPE_TLS_CERT)
+			return config_fail(err, code,
+					   "%s: secret '%s': 'ca' applies to type tls-cert only",
+					   s->origin, s->name);
+		if (!c || c == s || (c->type != SFS_TYPE_X509 && c->type != SFS_TYPE_TLS_CERT))
+			return config_fail(err, code,
+					   "%s: secret '%s': ca = %s does not name an x509 secret",
+					   s->origin, s->name, s->ca);
+		s->ca_index = (int)(c - cfg->secrets);
+	}
+	return 0;
+}
+
+static int finish_secret(struct config *cfg, struct secret_cfg *s, struct config_error *err)
+{
+	char msg[CONFIG_MSG_MAX];
+	int code = origin_exit_code(s->origin);
+
+	if (!s->from)
+		return config_fail(err, code,
+				   "%s: secret '%s' has no 'from' (env:NAME, file:PATH, cred:NAME "
+				   "or -)",
+				   s->origin, s->name);
+	for (const struct secret_cfg *o = cfg->secrets; o < s; o++)
+		if (s->to && o->to && strcmp(o->to, s->to) == 0)
+			return config_fail(err, code,
+					   "%s: secret '%s' writes to %s, as secret '%s' does",
+					   s->origin, s->name, s->to, o->name);
+	if ((s->domain || s->key_id) && !is_key_type(s->type))
+		return config_fail(err, code,
+				   "%s: secret '%s': 'domain' and 'key_id' apply to ed25519 and "
+				   "tls-key secrets only",
+				   s->origin, s->name);
+	if (!s->mode_set)
+		s->mode = (s->type == SFS_TYPE_X509 || s->type == SFS_TYPE_TLS_CERT) ? 0444 : 0400;
+	if (!s->scrub_env_set)
+		s->scrub_env = s->source.kind == SFS_SOURCE_ENV;
+	if (resolve_owner(cfg, s->owner, s->group, &s->uid, &s->gid, msg, sizeof(msg)) < 0)
+		return config_fail(err, EXIT_CONFIG, "%s: secret '%s': %s", s->origin, s->name,
+				   msg);
+	return link_partners(cfg, s, err);
+}
+
+bool config_is_required_env(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->require_env.n; i++)
+		if (strcmp(cfg->require_env.items[i], name) == 0)
+			return true;
+	return false;
+}
+
+int config_finish(struct config *cfg, struct config_error *err)
+{
+	char msg[CONFIG_MSG_MAX];
+
+	for (size_t i = 0; i < cfg->unset_vars.n; i++)
+		if (!config_is_required_env(cfg, cfg->unset_vars.items[i]))
+			return config_fail(err, EXIT_CONFIG, "%s", cfg->unset_msgs.items[i]);
+
+	if (cfg->user) {
+		struct identity id;
+
+		if (identity_resolve(cfg->user, cfg->group, &id, msg, sizeof(msg)) < 0)
+			return config_fail(err, EXIT_CONFIG, "[agent] user: %s", msg);
+		cfg->has_user = true;
+		cfg->uid = id.uid;
+		cfg->gid = id.gid;
+	} else if (cfg->group) {
+		return config_fail(err, EXIT_CONFIG,
+				   "[agent] group is set without [agent] user; set both");
+	} else {
+		cfg->has_user = false;
+		cfg->uid = getuid();
+		cfg->gid = getgid();
+	}
+
+	for (size_t i = 0; i < cfg->nsecrets; i++)
+		if (finish_secret(cfg, &cfg->secrets[i], err) < 0)
+			return -1;
+
+	for (size_t i = 0; i < cfg->ndirs; i++) {
+		struct dir_cfg *d = &cfg->dirs[i];
+
+		if (resolve_owner(cfg, d->owner, d->group, &d->uid, &d->gid, msg, sizeof(msg)) < 0)
+			return config_fail(err, EXIT_CONFIG, "%s: [dir \"%s\"]: %s", d->origin,
+					   d->path, msg);
+	}
+
+	if (cfg->on_change == ON_CHANGE_EXEC && !cfg->on_change_exec)
+		return config_fail(err, EXIT_CONFIG, "on_change exec: needs a path");
+	log_setup(cfg->log_format, cfg->log_level);
+	return 0;
+}

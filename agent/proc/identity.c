@@ -1,0 +1,217 @@
+/* Users and groups through NSS (getpwnam_r & co.), names or numeric ids.
+ *
+ * A numeric id needs no passwd/group entry: containers often run as an arbitrary uid
+ * (OpenShift, `docker run -u 1234`). Supplementary groups are only taken for a user given by
+ * name alone, as initgroups() would; a numeric uid or an explicit group means exactly that
+ * group and no others, so nothing is granted that the operator did not write.
+ */
+#include "proc/identity.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Parses a decimal id; (id_t)-1 is refused because it means "unchanged" to set*id(). */
+static bool parse_id(const char *s, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 10)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v >= UINT32_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* getpw*_r/getgr*_r with a buffer that grows on ERANGE. *buf is freed by the caller. */
+static size_t initial_bufsize(int which)
+{
+	long n = sysconf(which);
+
+	return n > 0 ? (size_t)n : 16384;
+}
+
+static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **buf,
+		       struct passwd **found)
+{
+	size_t size = initial_bufsize(_SC_GETPW_R_SIZE_MAX);
+	int r;
+
+	for (;;) {
+		char *grown = realloc(*buf, size);
+
+		if (!grown)
+			return -ENOMEM;
+		*buf = grown;
+		r = name ? getpwnam_r(name, pw, *buf, size, found)
+			 : getpwuid_r(uid, pw, *buf, size, found);
+		if (r != ERANGE || size > (1u << 20))
+			break;
+		size *= 2;
+	}
+	/* "Not found" is reported as 0 with *found NULL, or by some NSS modules as an errno. */
+	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+		r = 0;
+	return -r;
+}
+
+static int lookup_group(const char *name, gid_t gid, struct group *gr, char **buf,
+			struct group **found)
+{
+	size_t size = initial_bufsize(_SC_GETGR_R_SIZE_MAX);
+	int r;
+
+	for (;;) {
+		char *grown = realloc(*buf, size);
+
+		if (!grown)
+			return -ENOMEM;
+		*buf = grown;
+		r = name ? getgrnam_r(name, gr, *buf, size, found)
+			 : getgrgid_r(gid, gr, *buf, size, found);
+		if (r != ERANGE || size > (1u << 20))
+			break;
+		size *= 2;
+	}
+	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+		r = 0;
+	return -r;
+}
+
+int identity_resolve_group(const char *group, gid_t *out)
+{
+	struct group gr, *found = NULL;
+	unsigned long id;
+	char *buf = NULL;
+	int r;
+
+	if (parse_id(group, &id)) {
+		*out = (gid_t)id;
+		return 0;
+	}
+	r = lookup_group(group, 0, &gr, &buf, &found);
+	if (r == 0 && !found)
+		r = -ENOENT;
+	if (r == 0)
+		*out = found->gr_gid;
+	free(buf);
+	return r;
+}
+
+static int copy_passwd(const struct passwd *pw, struct identity *out, char *msg, size_t msgsize)
+{
+	if (strlen(pw->pw_name) >= sizeof(out->name) ||
+	    (pw->pw_dir && strlen(pw->pw_dir) >= sizeof(out->home))) {
+		snprintf(msg, msgsize, "user name or home directory of uid %u is too long",
+			 (unsigned)pw->pw_uid);
+		return -ENAMETOOLONG;
+	}
+	strcpy(out->name, pw->pw_name);
+	strcpy(out->home, pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+	out->uid = pw->pw_uid;
+	out->gid = pw->pw_gid;
+	return 0;
+}
+
+static int supplementary_groups(struct identity *out, char *msg, size_t msgsize)
+{
+	int n = (int)(sizeof(out->groups) / sizeof(out->groups[0]));
+
+	if (getgrouplist(out->name, out->gid, out->groups, &n) < 0) {
+		snprintf(msg, msgsize, "user '%s' is in %d groups, more than the %zu supported",
+			 out->name, n, sizeof(out->groups) / sizeof(out->groups[0]));
+		return -E2BIG;
+	}
+	out->ngroups = (size_t)n;
+	return 0;
+}
+
+int identity_resolve(const char *user, const char *group, struct identity *out, char *msg,
+		     size_t msgsize)
+{
+	struct passwd pw, *found = NULL;
+	char *buf = NULL, *user_part = NULL;
+	const char *colon;
+	unsigned long id;
+	bool numeric;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	strcpy(out->home, "/");
+	if (msg && msgsize)
+		msg[0] = '\0';
+	/* "user:group" is accepted as in `docker run -u`. */
+	colon = strchr(user, ':');
+	if (colon) {
+		if (group) {
+			snprintf(msg, msgsize, "user '%s' names a group and a group is also given",
+				 user);
+			r = -EINVAL;
+			goto out;
+		}
+		user_part = strndup(user, (size_t)(colon - user));
+		if (!user_part) {
+			r = -ENOMEM;
+			goto out;
+		}
+		group = colon + 1;
+		user = user_part;
+	}
+	if (*user == '\0' || (group && *group == '\0')) {
+		snprintf(msg, msgsize, "empty user or group name");
+		r = -EINVAL;
+		goto out;
+	}
+	numeric = parse_id(user, &id);
+	r = numeric ? lookup_user(NULL, (uid_t)id, &pw, &buf, &found)
+		    : lookup_user(user, 0, &pw, &buf, &found);
+	if (r < 0) {
+		snprintf(msg, msgsize, "cannot look up user '%s': %s", user, strerror(-r));
+		goto out;
+	}
+	if (found) {
+		r = copy_passwd(found, out, msg, msgsize);
+		if (r < 0)
+			goto out;
+	} else if (numeric) {
+		out->uid = (uid_t)id;
+		out->gid = (gid_t)id;
+	} else {
+		snprintf(msg, msgsize, "unknown user '%s'", user);
+		r = -ENOENT;
+		goto out;
+	}
+	if (group) {
+		r = identity_resolve_group(group, &out->gid);
+		if (r < 0) {
+			snprintf(msg, msgsize,
+				 r == -ENOENT ? "unknown group '%s'" : "cannot look up group '%s'",
+				 group);
+			goto out;
+		}
+		out->by_name = false;
+		out->ngroups = 0;
+	} else if (!numeric) {
+		out->by_name = true;
+		r = supplementary_groups(out, msg, msgsize);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	free(buf);
+	free(user_part);
+	return r;
+}

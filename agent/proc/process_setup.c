@@ -1,0 +1,32 @@
+#include "cmd/commands.h"
+#include "base/exit_codes.h"
+#include "secret_fs/secure_mem.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+int agent_process_setup(void)
+{
+	struct rlimit core;
+	struct sfs_error err;
+
+	/* Nothing the agent creates is readable by others until it sets the mode itself. */
+	umask(077);
+	/* Secret bytes must never land in a core dump, and nobody may ptrace the agent. Only the
+	 * soft limit is lowered: the child gets the inherited one back (signals.h). */
+	bool core_off = getrlimit(RLIMIT_CORE, &core) == 0;
+	core.rlim_cur = 0;
+	core_off = core_off && setrlimit(RLIMIT_CORE, &core) == 0;
+	if (!core_off || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "secret-agent: cannot disable core dumps\n");
+		return EXIT_NOPERM;
+	}
+	if (sfs_init(&err) < 0) {
+		fprintf(stderr, "secret-agent: %s\n", err.msg);
+		return EXIT_SOFTWARE;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,659 @@
+#include "secrets/materialize.h"
+
+#include "base/exit_codes.h"
+#include "base/log.h"
+#include "secret_fs/atomic_write.h"
+#include "secret_fs/safe_dir.h"
+#include "secret_fs/secure_mem.h"
+#include "secret_fs/source.h"
+#include "secret_fs/validate.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WARN_DAYS 30
+
+/* Everything one application holds for one secret; secret bytes only in secure memory. */
+struct work {
+	bool selected;		  /* in the caller's set */
+	bool read;		  /* raw holds the source bytes */
+	bool active;		  /* source changed (or first time): validate and write */
+	struct sfs_secret raw;	  /* source bytes as read */
+	unsigned char hash[32];	  /* SHA-256 of raw */
+	struct sfs_secret output; /* canonical bytes to write (validated) */
+	bool validated;		  /* output is set */
+	bool check_only;	  /* outside the set, checked against a changed partner only */
+	char fingerprint[65];	  /* public-key fingerprint, or "" */
+	struct sfs_staged staged; /* valid when is_staged */
+	bool is_staged;
+};
+
+static bool is_key_type(enum sfs_secret_type t)
+{
+	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
+}
+
+static bool is_read_once(const struct sfs_source *src)
+{
+	/* An env var is scrubbed after the first read and stdin is consumed: neither can be read
+	 * again, so rotation only ever re-reads files and credentials. */
+	return src->kind == SFS_SOURCE_ENV || src->kind == SFS_SOURCE_STDIN;
+}
+
+/* Root, or an agent that kept CAP_CHOWN after dropping to the service user (privileged_watcher,
+ * design §8): files and directories can be given to their configured owner. Otherwise nothing
+ * is chowned and an owner other than ourselves is refused. */
+static bool can_chown(void)
+{
+	cap_flag_value_t has = CAP_CLEAR;
+	cap_t caps;
+
+	if (geteuid() == 0)
+		return true;
+	caps = cap_get_proc();
+	if (!caps)
+		return false;
+	if (cap_get_flag(caps, CAP_CHOWN, CAP_EFFECTIVE, &has) < 0)
+		has = CAP_CLEAR;
+	cap_free(caps);
+	return has == CAP_SET;
+}
+
+int materializer_init(struct materializer *m, struct config *cfg)
+{
+	m->cfg = cfg;
+	m->first_done = false;
+	m->dirs_pending = false;
+	m->rt = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->rt));
+	return m->rt ? 0 : -ENOMEM;
+}
+
+void materializer_free(struct materializer *m)
+{
+	free(m->rt);
+	m->rt = NULL;
+}
+
+static int exit_code_for_write(int r)
+{
+	return (r == -EPERM || r == -EACCES || r == -ELOOP) ? EXIT_NOPERM : EXIT_CANTCREAT;
+}
+
+static void fmt_uint(char *buf, size_t size, unsigned long v)
+{
+	snprintf(buf, size, "%lu", v);
+}
+
+/* --- [dir] sections ------------------------------------------------------------------------ */
+
+static int make_one_dir(const struct dir_cfg *d)
+{
+	struct sfs_error err = {0};
+	struct sfs_dir_opts opts = {
+	    .owner = {.uid = d->uid, .gid = d->gid, .chown = can_chown()},
+	    .mode = d->mode,
+	    /* A [dir]'s missing parents are shared ground (/app): root-owned, world-searchable. */
+	    .parent_mode = 0755,
+	    .parents_root_owned = true,
+	    .enforce_final = true,
+	    .create = true,
+	};
+	char mode[8], uid[16], have[16];
+	struct stat st;
+	int fd = -1, r;
+
+	snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
+	fmt_uint(uid, sizeof(uid), d->uid);
+	if (!can_chown() && d->uid != geteuid()) {
+		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
+			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			  d->path, (unsigned)d->uid, (unsigned)geteuid());
+		return EXIT_NOPERM;
+	}
+	r = sfs_dir_open(d->path, &opts, &fd, &err);
+	if (r < 0) {
+		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
+			  "%s", err.msg);
+		return exit_code_for_write(r);
+	}
+	r = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0) {
+		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
+			  "cannot stat %s: %s", d->path, strerror(-r));
+		return EXIT_CANTCREAT;
+	}
+	/* Never chmod or chown someone else's directory (design §6): say so and go on. */
+	if (st.st_uid != d->uid) {
+		fmt_uint(have, sizeof(have), st.st_uid);
+		log_event(LOG_WARN, "dir_left_as_is", NULL,
+			  (const char *[]){"path", d->path, "uid", have, "wanted_uid", uid, NULL},
+			  "%s already exists and belongs to uid %s: its owner and mode are left "
+			  "as they are",
+			  d->path, have);
+		return EXIT_OK;
+	}
+	log_event(LOG_INFO, "dir_ready", NULL,
+		  (const char *[]){"path", d->path, "mode", mode, "uid", uid, NULL}, NULL);
+	return EXIT_OK;
+}
+
+static int make_dirs_now(struct materializer *m)
+{
+	int worst = EXIT_OK;
+
+	for (size_t i = 0; i < m->cfg->ndirs; i++) {
+		int r = make_one_dir(&m->cfg->dirs[i]);
+		if (r != EXIT_OK && worst == EXIT_OK)
+			worst = r;
+	}
+	return worst;
+}
+
+int materializer_make_dirs(struct materializer *m)
+{
+	if (!m->first_done) {
+		m->dirs_pending = true;
+		return EXIT_OK;
+	}
+	return make_dirs_now(m);
+}
+
+/* --- reading ------------------------------------------------------------------------------ */
+
+static void log_read_failure(const struct secret_cfg *s, const struct sfs_error *err)
+{
+	log_event(LOG_ERROR, "secret_unavailable", s->name,
+		  (const char *[]){"source", s->source.spec, NULL}, "%s", err->msg);
+}
+
+/* Reads one source into w->raw. Returns an exit code (logged). */
+static int read_secret(const struct secret_cfg *s, struct work *w)
+{
+	struct sfs_read_opts opts = {
+	    .max_bytes = is_key_type(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
+	    .keep_env = !s->scrub_env,
+	};
+	struct sfs_error err = {0};
+	int r;
+
+	r = sfs_source_read(&s->source, &opts, &w->raw, &err);
+	if (r == 0) {
+		w->read = true;
+		sfs_hash(w->raw.data, w->raw.len, w->hash);
+		return EXIT_OK;
+	}
+	/* An empty variable is as absent as an unset one (the preflight treats it the same). */
+	if (s->source.kind == SFS_SOURCE_ENV && (r == -ENOENT || r == -ENODATA)) {
+		if (is_key_type(s->type))
+			sfs_error_set(
+			    &err, r, "No signing key available: environment variable %s is not set",
+			    s->source.ref);
+		else
+			sfs_error_set(&err, r, "Required environment variable %s is not set",
+				      s->source.ref);
+		log_read_failure(s, &err);
+		return EXIT_CONFIG;
+	}
+	log_read_failure(s, &err);
+	if (r == -ENOMEM)
+		return EXIT_SOFTWARE;
+	/* Too large or empty is what the content is, like any other invalid secret. */
+	if (r == -EFBIG || r == -ENODATA)
+		return EXIT_INVALID;
+	/* A configured source file that is missing or unreadable is for the operator to fix,
+	 * like the rest of the configuration (sysexits has no "input missing" among our codes). */
+	return EXIT_CONFIG;
+}
+
+/* --- validation --------------------------------------------------------------------------- */
+
+static void log_invalid(const struct secret_cfg *s, const char *reason)
+{
+	log_event(LOG_ERROR, "invalid_secret", s->name,
+		  (const char *[]){"source", s->source.spec, NULL}, "%s", reason);
+}
+
+/* The current content of a partner that is not being applied itself: its written target,
+ * else its source (files and credentials only: an env var is gone after the first read). */
+static int load_current(const struct secret_cfg *s, struct sfs_secret *out, struct sfs_error *err)
+{
+	struct sfs_read_opts opts = {.max_bytes = SFS_MAX_SECRET_BYTES, .keep_env = true};
+	int r;
+
+	if (s->to) {
+		struct sfs_source target = {.kind = SFS_SOURCE_FILE, .ref = s->to, .spec = s->to};
+		r = sfs_source_read(&target, &opts, out, err);
+		if (r != -ENOENT)
+			return r;
+	}
+	if (s->source.kind == SFS_SOURCE_FILE || s->source.kind == SFS_SOURCE_CRED)
+		return sfs_source_read(&s->source, &opts, out, err);
+	return sfs_error_set(err, -ENOENT, "%s was never written and %s cannot be read again",
+			     s->name, s->source.spec);
+}
+
+/* A secret outside the set whose partner changed: its current content, to check the pair. */
+static int load_for_check(const struct secret_cfg *s, struct work *w)
+{
+	struct sfs_error err = {0};
+
+	if (load_current(s, &w->raw, &err) < 0) {
+		log_invalid(s, err.msg);
+		return EXIT_INVALID;
+	}
+	w->read = true;
+	w->check_only = true;
+	return EXIT_OK;
+}
+
+/* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
+ * bytes when it is part of this application, else its current content (held in `tmp`). */
+static int partner_content(struct materializer *m, struct work *works, int j,
+			   struct sfs_secret *tmp, const unsigned char **data, size_t *len,
+			   struct sfs_error *err)
+{
+	struct work *pw = &works[j];
+	int r;
+
+	if (pw->validated) {
+		*data = pw->output.data;
+		*len = pw->output.len;
+		return 0;
+	}
+	if (pw->read) {
+		*data = pw->raw.data;
+		*len = pw->raw.len;
+		return 0;
+	}
+	r = load_current(&m->cfg->secrets[j], tmp, err);
+	if (r < 0)
+		return r;
+	*data = tmp->data;
+	*len = tmp->len;
+	return 0;
+}
+
+static int partner_for_request(struct materializer *m, struct work *works,
+			       const struct secret_cfg *s, int j, const char *what,
+			       struct sfs_secret *tmp, const unsigned char **data, size_t *len)
+{
+	struct sfs_error err = {0};
+	char reason[SFS_ERROR_MAX + 128];
+
+	if (j < 0 || partner_content(m, works, j, tmp, data, len, &err) == 0)
+		return EXIT_OK;
+	snprintf(reason, sizeof(reason), "its %s %s is not available: %s", what,
+		 m->cfg->secrets[j].name, err.msg);
+	log_invalid(s, reason);
+	return EXIT_INVALID;
+}
+
+/* Validates secret i's raw bytes into its output. Returns an exit code (logged). */
+static int validate_secret(struct materializer *m, struct work *works, size_t i)
+{
+	const struct secret_cfg *s = &m->cfg->secrets[i];
+	struct work *w = &works[i];
+	struct sfs_validate_req req = {
+	    .type = s->type,
+	    .data = w->raw.data,
+	    .len = w->raw.len,
+	    .domain = s->domain,
+	    .key_id = s->key_id,
+	    .warn_days = WARN_DAYS,
+	};
+	struct sfs_validate_result res = {0};
+	struct sfs_secret cert_tmp = {0}, ca_tmp = {0};
+	struct sfs_error err = {0};
+	int code = EXIT_OK, r;
+
+	if (s->type == SFS_TYPE_OPAQUE) {
+		/* Opaque bytes are written exactly as they came: nothing to parse or normalise, and
+		 * the source buffer itself becomes the output (its hash is already taken). */
+		w->output = w->raw;
+		w->raw = (struct sfs_secret){0};
+		w->validated = true;
+		w->fingerprint[0] = '\0';
+		return EXIT_OK;
+	}
+	if (s->type == SFS_TYPE_TLS_KEY)
+		code = partner_for_request(m, works, s, s->cert_index, "certificate", &cert_tmp,
+					   &req.cert, &req.cert_len);
+	if (s->type == SFS_TYPE_TLS_CERT)
+		code = partner_for_request(m, works, s, s->ca_index, "CA", &ca_tmp, &req.ca,
+					   &req.ca_len);
+	if (code != EXIT_OK)
+		goto out;
+	r = sfs_validate(&req, &res, &err);
+	if (r < 0 && w->check_only)
+		sfs_error_prefix(
+		    &err, "checked again because %s changed",
+		    m->cfg->secrets[s->type == SFS_TYPE_TLS_KEY ? s->cert_index : s->ca_index]
+			.name);
+	if (r < 0) {
+		log_invalid(s, err.msg);
+		code = r == -ENOMEM ? EXIT_SOFTWARE : EXIT_INVALID;
+		goto out;
+	}
+	for (unsigned k = 0; k < res.warnings.count; k++)
+		log_event(LOG_WARN, "secret_warning", s->name,
+			  (const char *[]){"source", s->source.spec, NULL}, "%s",
+			  res.warnings.msg[k]);
+	/* The canonical buffer moves to the work item: secret bytes are never copied twice. */
+	w->output = res.canonical;
+	res.canonical = (struct sfs_secret){0};
+	w->validated = true;
+	/* Keys: the public key's; certificates: the first (leaf) certificate's. */
+	if (res.has_key_info)
+		snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", res.fingerprint_sha256);
+	else if (res.ncerts > 0)
+		snprintf(w->fingerprint, sizeof(w->fingerprint), "%s", res.certs[0].sha256);
+	else
+		w->fingerprint[0] = '\0';
+out:
+	sfs_validate_result_free(&res);
+	sfs_secret_free(&cert_tmp);
+	sfs_secret_free(&ca_tmp);
+	return code;
+}
+
+/* Partners first, so a tls-key is checked against its certificate's canonical new bytes. */
+static int validation_rank(enum sfs_secret_type t)
+{
+	switch (t) {
+	case SFS_TYPE_TLS_CERT:
+		return 1;
+	case SFS_TYPE_TLS_KEY:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* A key whose certificate changed must still match it even when the key itself did not
+ * change: such a secret is validated again (and rewritten only if its bytes differ). */
+static bool partner_changed(const struct config *cfg, const struct work *works, size_t i)
+{
+	const struct secret_cfg *s = &cfg->secrets[i];
+
+	if (s->type == SFS_TYPE_TLS_KEY && s->cert_index >= 0 && works[s->cert_index].active)
+		return true;
+	if (s->type == SFS_TYPE_TLS_CERT && s->ca_index >= 0 && works[s->ca_index].active)
+		return true;
+	return false;
+}
+
+/* --- writing ------------------------------------------------------------------------------ */
+
+static const struct dir_cfg *dir_section_for(const struct config *cfg, const char *dir)
+{
+	for (size_t i = 0; i < cfg->ndirs; i++)
+		if (strcmp(cfg->dirs[i].path, dir) == 0)
+			return &cfg->dirs[i];
+	return NULL;
+}
+
+/* Opens the target's directory with the ownership rules of design §13: created directories get
+ * the secret's owner and 0700, unless a [dir] section describes the directory. */
+static int open_target_dir(const struct config *cfg, const struct secret_cfg *s, const char *dir,
+			   int *fd, struct sfs_error *err)
+{
+	const struct dir_cfg *d = dir_section_for(cfg, dir);
+	struct sfs_dir_opts opts = {
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
+	    .mode = 0700,
+	    .parent_mode = 0700,
+	    .create = true,
+	};
+
+	if (d) {
+		opts.owner.uid = d->uid;
+		opts.owner.gid = d->gid;
+		opts.mode = d->mode;
+		opts.parent_mode = 0755;
+		opts.parents_root_owned = true;
+	}
+	return sfs_dir_open(dir, &opts, fd, err);
+}
+
+static int split_target(const char *to, char *dir, size_t size, const char **name)
+{
+	const char *slash = strrchr(to, '/');
+
+	if (!slash || to[0] != '/' || strlen(to) >= size)
+		return -EINVAL;
+	if (slash == to)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - to), to);
+	*name = slash + 1;
+	return 0;
+}
+
+static int stage_secret(const struct config *cfg, const struct secret_cfg *s, struct work *w)
+{
+	struct sfs_file_opts fopts = {
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
+	    .mode = s->mode,
+	};
+	struct sfs_error err = {0};
+	char dir[PATH_MAX];
+	const char *name;
+	int fd = -1, r;
+
+	if (split_target(s->to, dir, sizeof(dir), &name) < 0) {
+		r = sfs_error_set(&err, -EINVAL, "target %s is not an absolute file path", s->to);
+		goto out;
+	}
+	r = open_target_dir(cfg, s, dir, &fd, &err);
+	if (r < 0)
+		goto out;
+	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
+	if (r == 0)
+		w->is_staged = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
+			  "%s", err.msg);
+	return r;
+}
+
+static void log_written(const struct secret_cfg *s, const struct work *w, bool changed)
+{
+	char mode[8], uid[16], gid[16];
+
+	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
+	fmt_uint(uid, sizeof(uid), can_chown() ? s->uid : geteuid());
+	fmt_uint(gid, sizeof(gid), can_chown() ? s->gid : getegid());
+	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
+	log_event(LOG_INFO, "secret_written", s->name,
+		  (const char *[]){"path", s->to, "mode", mode, "uid", uid, "gid", gid, "changed",
+				   changed ? "true" : "false", "fingerprint",
+				   w->fingerprint[0] ? w->fingerprint : NULL, NULL},
+		  NULL);
+}
+
+static void log_validated_in_place(const struct secret_cfg *s, const struct work *w)
+{
+	log_event(LOG_INFO, "secret_validated", s->name,
+		  (const char *[]){"source", s->source.spec, "fingerprint",
+				   w->fingerprint[0] ? w->fingerprint : NULL, NULL},
+		  "validated in place (no target)");
+}
+
+/* Non-root cannot chown: a file meant for another user would silently be ours (design §13). */
+static int check_ownership_possible(const struct config *cfg, const bool *which)
+{
+	int code = EXIT_OK;
+
+	if (can_chown())
+		return EXIT_OK;
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		if ((which && !which[i]) || !s->to || s->uid == geteuid())
+			continue;
+		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
+			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			  s->to, (unsigned)s->uid, (unsigned)geteuid());
+		code = EXIT_NOPERM;
+	}
+	return code;
+}
+
+static void free_works(struct work *works, size_t n)
+{
+	if (!works)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (works[i].is_staged)
+			sfs_abort(&works[i].staged);
+		sfs_secret_free(&works[i].raw);
+		sfs_secret_free(&works[i].output);
+	}
+	free(works);
+}
+
+/* Keeps the first failure, except that a missing env var (78) wins, as in the preflight. */
+static int worse(int have, int next)
+{
+	if (next == EXIT_OK)
+		return have;
+	if (have == EXIT_OK || next == EXIT_CONFIG)
+		return next;
+	return have;
+}
+
+static void commit_one(struct materializer *m, size_t i, struct work *w, int *code,
+		       size_t *changed_count)
+{
+	const struct secret_cfg *s = &m->cfg->secrets[i];
+	struct secret_runtime *rt = &m->rt[i];
+	struct sfs_error err = {0};
+	unsigned char out_hash[32];
+	bool changed;
+
+	sfs_hash(w->output.data, w->output.len, out_hash);
+	if (s->to) {
+		changed = !w->staged.unchanged;
+		w->is_staged = false;
+		if (sfs_commit(&w->staged, &err) < 0) {
+			log_event(LOG_ERROR, "write_failed", s->name,
+				  (const char *[]){"path", s->to, NULL}, "%s", err.msg);
+			*code = worse(*code, EXIT_CANTCREAT);
+			return;
+		}
+		log_written(s, w, changed);
+	} else {
+		changed = rt->applied && memcmp(out_hash, rt->output_hash, sizeof(out_hash)) != 0;
+		log_validated_in_place(s, w);
+	}
+	rt->applied = true;
+	rt->changed = changed;
+	memcpy(rt->source_hash, w->hash, sizeof(rt->source_hash));
+	memcpy(rt->output_hash, out_hash, sizeof(rt->output_hash));
+	memcpy(rt->fingerprint, w->fingerprint, sizeof(rt->fingerprint));
+	if (changed)
+		(*changed_count)++;
+}
+
+int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged)
+{
+	const struct config *cfg = m->cfg;
+	size_t n = cfg->nsecrets, changed_count = 0;
+	struct work *works = NULL;
+	int code;
+
+	if (nchanged)
+		*nchanged = 0;
+	for (size_t i = 0; i < n; i++)
+		m->rt[i].changed = false;
+	code = check_ownership_possible(cfg, which);
+	if (code != EXIT_OK)
+		return code;
+	works = calloc(n ? n : 1, sizeof(*works));
+	if (!works) {
+		log_error("internal_error", NULL, "out of memory");
+		return EXIT_SOFTWARE;
+	}
+
+	/* 1. Read every selected source before validating anything; every failure is named. */
+	for (size_t i = 0; i < n; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		struct work *w = &works[i];
+
+		w->selected = !which || which[i];
+		if (!w->selected || (m->first_done && is_read_once(&s->source)))
+			continue;
+		code = worse(code, read_secret(s, w));
+		if (!w->read)
+			continue;
+		w->active = !m->rt[i].applied ||
+			    memcmp(w->hash, m->rt[i].source_hash, sizeof(w->hash)) != 0;
+		if (!w->active)
+			log_debug("secret_unchanged", s->name,
+				  "source unchanged since last applied");
+	}
+	if (code != EXIT_OK)
+		goto out;
+
+	/* 2. Validate what changed and what must still match a changed partner (a key outside the
+	 * set is loaded from its current file for that); every invalid secret is named, and
+	 * nothing is written if any is invalid. */
+	for (int rank = 0; rank <= 2; rank++) {
+		for (size_t i = 0; i < n; i++) {
+			struct work *w = &works[i];
+			if (validation_rank(cfg->secrets[i].type) != rank)
+				continue;
+			if (!w->active && !partner_changed(cfg, works, i))
+				continue;
+			if (!w->read) {
+				code = worse(code, load_for_check(&cfg->secrets[i], w));
+				if (!w->read)
+					continue;
+			}
+			code = worse(code, validate_secret(m, works, i));
+		}
+	}
+	if (code != EXIT_OK)
+		goto out;
+
+	/* 3. Only now that everything is valid: the [dir] sections (targets may be created inside
+	 * them), then every target staged; any failure aborts all, so earlier targets stay as they
+	 * were before this application. */
+	if (m->dirs_pending) {
+		code = make_dirs_now(m);
+		if (code != EXIT_OK)
+			goto out;
+		m->dirs_pending = false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (!works[i].validated || works[i].check_only || !cfg->secrets[i].to)
+			continue;
+		r = stage_secret(cfg, &cfg->secrets[i], &works[i]);
+		if (r < 0) {
+			code = exit_code_for_write(r);
+			goto out;
+		}
+	}
+
+	/* 4. Commit: every temp renamed over its target. */
+	for (size_t i = 0; i < n; i++)
+		if (works[i].validated && !works[i].check_only)
+			commit_one(m, i, &works[i], &code, &changed_count);
+	m->first_done = true;
+	if (nchanged)
+		*nchanged = changed_count;
+out:
+	free_works(works, n);
+	return code;
+}

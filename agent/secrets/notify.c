@@ -1,0 +1,462 @@
+#include "secrets/notify.h"
+
+#include "base/log.h"
+#include "proc/signals.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RETRY_FIRST_MS		100
+#define RETRY_MAX_MS		5000
+#define RETRY_ATTEMPTS		10
+#define DEFAULT_HOOK_TIMEOUT_MS 30000
+
+extern char **environ;
+
+struct notifier {
+	struct ev_loop *loop;
+	struct notifier_opts opts;
+	struct notifier_stats stats;
+	/* Kept so a retry or a coalesced hook run names what changed. */
+	char secrets[1024];
+	char fingerprints[2048];
+
+	int retry_fd;
+	unsigned retry_attempt; /* 0: no retry pending */
+
+	pid_t hook_pid;	     /* 0: no hook running */
+	int hook_pidfd;	     /* watch: readable when the hook exits */
+	int hook_timeout_fd; /* kills the hook's group */
+	bool hook_again;     /* a change arrived while the hook ran */
+	bool hook_killed;
+};
+
+static void arm_timer(int fd, uint64_t ms)
+{
+	struct itimerspec its = {0};
+
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void disarm_timer(int fd)
+{
+	struct itimerspec its = {0};
+
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void drain_fd(int fd)
+{
+	uint64_t v;
+	ssize_t r = read(fd, &v, sizeof(v));
+	(void)r;
+}
+
+int notify_read_pidfile(const char *path, pid_t *out)
+{
+	char buf[32];
+	char *end;
+	ssize_t len;
+	long pid;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	*out = 0;
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	buf[len] = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	/* 0 and negative pids would make kill(2) address a process group or everything. */
+	if (errno || end == buf || *end || pid <= 0 || pid > INT_MAX || (pid_t)pid == getpid())
+		return -EINVAL;
+	*out = (pid_t)pid;
+	return 0;
+}
+
+static void log_notification(struct notifier *n, const char *action, pid_t pid, const char *detail)
+{
+	char pidbuf[16];
+	const char *fields[] = {"action",	 action, "secrets", n->secrets, "fingerprints",
+				n->fingerprints, "pid",	 pidbuf,    NULL};
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	if (pid <= 0)
+		fields[6] = NULL;
+	log_event(LOG_INFO, "rotation_notified", NULL, fields, "%s", detail);
+}
+
+static void schedule_retry(struct notifier *n, const char *why)
+{
+	uint64_t delay = RETRY_FIRST_MS;
+
+	for (unsigned i = 1; i < n->retry_attempt && delay < RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RETRY_MAX_MS)
+		delay = RETRY_MAX_MS;
+	if (n->retry_attempt > RETRY_ATTEMPTS) {
+		log_error("notify_failed", NULL,
+			  "giving up notifying after %u attempts: %s (secrets %s)", RETRY_ATTEMPTS,
+			  why, n->secrets);
+		n->retry_attempt = 0;
+		return;
+	}
+	log_warn("notify_retry", NULL, "%s; retrying in %llu ms", why, (unsigned long long)delay);
+	arm_timer(n->retry_fd, delay);
+}
+
+/* watch: the target is whatever pid the pidfile names right now. */
+static int signal_pidfile(struct notifier *n)
+{
+	char why[PATH_MAX + 128], signame[32];
+	pid_t pid;
+	int r = notify_read_pidfile(n->opts.pidfile, &pid);
+
+	signals_name(n->opts.sig, signame, sizeof(signame));
+	if (r == 0 && kill(pid, n->opts.sig) < 0)
+		r = -errno;
+	if (r == 0) {
+		n->retry_attempt = 0;
+		n->stats.delivered++;
+		n->stats.last_pid = pid;
+		snprintf(why, sizeof(why), "sent %s to pid %d from %s", signame, (int)pid,
+			 n->opts.pidfile);
+		log_notification(n, "signal", pid, why);
+		return 0;
+	}
+	n->stats.failed++;
+	n->retry_attempt++;
+	if (r == -ESRCH)
+		snprintf(why, sizeof(why), "pid %d from %s is not running (stale pidfile)",
+			 (int)pid, n->opts.pidfile);
+	else if (r == -EINVAL)
+		snprintf(why, sizeof(why), "%s does not hold a usable pid", n->opts.pidfile);
+	else if (pid > 0)
+		snprintf(why, sizeof(why), "cannot signal pid %d from %s: %s", (int)pid,
+			 n->opts.pidfile, strerror(-r));
+	else
+		snprintf(why, sizeof(why), "cannot read %s: %s", n->opts.pidfile, strerror(-r));
+	schedule_retry(n, why);
+	return n->retry_attempt ? 1 : r;
+}
+
+static int signal_child(struct notifier *n)
+{
+	char signame[32], msg[96];
+	int r = n->opts.child->signal_child(n->opts.child->ctx, n->opts.sig);
+
+	signals_name(n->opts.sig, signame, sizeof(signame));
+	if (r < 0) {
+		n->stats.failed++;
+		log_warn("notify_failed", NULL, "cannot send %s to the child: %s (secrets %s)",
+			 signame, strerror(-r), n->secrets);
+		return r;
+	}
+	n->stats.delivered++;
+	snprintf(msg, sizeof(msg), "sent %s to the child", signame);
+	log_notification(n, "signal", 0, msg);
+	return 0;
+}
+
+static int restart_child(struct notifier *n)
+{
+	int r = n->opts.child->restart_child(n->opts.child->ctx);
+
+	if (r < 0) {
+		n->stats.failed++;
+		log_warn("notify_failed", NULL, "cannot restart the child: %s (secrets %s)",
+			 strerror(-r), n->secrets);
+		return r;
+	}
+	n->stats.delivered++;
+	log_notification(n, "restart", 0, "restarting the child");
+	return 0;
+}
+
+static int run_hook(struct notifier *n);
+
+static void hook_finished(pid_t pid, int wstatus, void *ctx)
+{
+	struct notifier *n = ctx;
+	char status[64];
+
+	if (WIFEXITED(wstatus))
+		snprintf(status, sizeof(status), "%d", WEXITSTATUS(wstatus));
+	else if (WIFSIGNALED(wstatus))
+		snprintf(status, sizeof(status), "signal %d", WTERMSIG(wstatus));
+	else
+		snprintf(status, sizeof(status), "unknown");
+	disarm_timer(n->hook_timeout_fd);
+	if (n->hook_pidfd >= 0) {
+		ev_del(n->loop, n->hook_pidfd);
+		close(n->hook_pidfd);
+		n->hook_pidfd = -1;
+	}
+	n->hook_pid = 0;
+	n->stats.hooks_finished++;
+	n->stats.last_hook_wstatus = wstatus;
+	{
+		char pidbuf[16];
+		const char *fields[] = {"hook", n->opts.exec_path, "pid", pidbuf, "status", status,
+					NULL};
+		bool ok = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+		log_event(ok ? LOG_INFO : LOG_WARN, "hook_exited", NULL, fields, "%s",
+			  n->hook_killed ? "hook killed after its timeout" : "hook finished");
+	}
+	n->hook_killed = false;
+	if (n->hook_again) {
+		n->hook_again = false;
+		run_hook(n);
+	}
+}
+
+static void on_hook_pidfd(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct notifier *n = ctx;
+	int wstatus = 0;
+	pid_t r;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	do
+		r = waitpid(n->hook_pid, &wstatus, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return;
+	hook_finished(n->hook_pid, r < 0 ? 0 : wstatus, n);
+}
+
+static void on_hook_timeout(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct notifier *n = ctx;
+
+	(void)loop;
+	(void)events;
+	drain_fd(fd);
+	if (n->hook_pid <= 0)
+		return;
+	log_warn("hook_timeout", NULL, "%s ran longer than %llu ms; killing it", n->opts.exec_path,
+		 (unsigned long long)n->opts.hook_timeout_ms);
+	n->hook_killed = true;
+	kill(-n->hook_pid, SIGKILL);
+}
+
+/* In the forked hook, before exec: only async-signal-safe calls. */
+static void exec_hook(const char *path, char *const envp[])
+{
+	sigset_t none;
+	int devnull;
+
+	setpgid(0, 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	devnull = open("/dev/null", O_RDONLY);
+	if (devnull >= 0 && devnull != STDIN_FILENO) {
+		dup2(devnull, STDIN_FILENO);
+		close(devnull);
+	}
+	syscall(SYS_close_range, 3U, ~0U, 0U);
+	execve(path, (char *const[]){(char *)path, NULL}, envp);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* The hook's environment: the agent's plus SECRET_AGENT_SECRETS. Built before fork so the
+ * child only calls async-signal-safe functions. */
+static char **hook_environment(const char *secrets)
+{
+	size_t count = 0, k = 0;
+	char **envp;
+
+	while (environ && environ[count])
+		count++;
+	envp = calloc(count + 2, sizeof(*envp));
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; i < count; i++)
+		if (strncmp(environ[i], "SECRET_AGENT_SECRETS=", 21) != 0)
+			envp[k++] = environ[i];
+	if (asprintf(&envp[k], "SECRET_AGENT_SECRETS=%s", secrets) < 0) {
+		free(envp);
+		return NULL;
+	}
+	return envp;
+}
+
+static int run_hook(struct notifier *n)
+{
+	char msg[PATH_MAX + 64];
+	char **envp;
+	size_t nenv = 0;
+	pid_t pid;
+	int r = 0;
+
+	if (n->hook_pid > 0) {
+		n->hook_again = true;
+		log_info("hook_busy", NULL, "%s still runs; it runs again when it ends",
+			 n->opts.exec_path);
+		return 1;
+	}
+	envp = hook_environment(n->secrets);
+	if (!envp)
+		return -ENOMEM;
+	pid = fork();
+	if (pid == 0)
+		exec_hook(n->opts.exec_path, envp);
+	while (envp[nenv])
+		nenv++;
+	free(envp[nenv - 1]);
+	free(envp);
+	if (pid < 0) {
+		r = -errno;
+		n->stats.failed++;
+		log_error("notify_failed", NULL, "cannot start %s: %s", n->opts.exec_path,
+			  strerror(-r));
+		return r;
+	}
+	/* Also from here: the hook may not have reached setpgid yet when a timeout fires. */
+	setpgid(pid, pid);
+	n->hook_pid = pid;
+	if (n->opts.child && n->opts.child->track_pid) {
+		r = n->opts.child->track_pid(n->opts.child->ctx, pid, hook_finished, n);
+	} else {
+		n->hook_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		r = n->hook_pidfd < 0 ? -errno
+				      : ev_add(n->loop, n->hook_pidfd, EPOLLIN, on_hook_pidfd, n);
+	}
+	if (r < 0)
+		log_warn("hook_untracked", NULL,
+			 "cannot follow %s (pid %d): %s; its exit is not logged", n->opts.exec_path,
+			 (int)pid, strerror(-r));
+	arm_timer(n->hook_timeout_fd, n->opts.hook_timeout_ms);
+	n->stats.delivered++;
+	n->stats.last_pid = pid;
+	snprintf(msg, sizeof(msg), "started %s", n->opts.exec_path);
+	log_notification(n, "exec", pid, msg);
+	return 0;
+}
+
+static int deliver(struct notifier *n)
+{
+	switch (n->opts.kind) {
+	case ON_CHANGE_SIGNAL:
+		return n->opts.child ? signal_child(n) : signal_pidfile(n);
+	case ON_CHANGE_RESTART:
+		return restart_child(n);
+	case ON_CHANGE_EXEC:
+		return run_hook(n);
+	case ON_CHANGE_NONE:
+		log_notification(n, "none", 0, "files changed; on_change = none notifies nobody");
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void on_retry(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct notifier *n = ctx;
+
+	(void)loop;
+	(void)events;
+	drain_fd(fd);
+	if (n->retry_attempt)
+		deliver(n);
+}
+
+int notifier_notify(struct notifier *n, const char *secrets, const char *fingerprints)
+{
+	n->stats.notifications++;
+	snprintf(n->secrets, sizeof(n->secrets), "%s", secrets ? secrets : "");
+	snprintf(n->fingerprints, sizeof(n->fingerprints), "%s", fingerprints ? fingerprints : "");
+	/* This notification supersedes a pending retry of an earlier one. */
+	n->retry_attempt = 0;
+	disarm_timer(n->retry_fd);
+	return deliver(n);
+}
+
+void notifier_child_reaped(struct notifier *n, pid_t pid, int wstatus)
+{
+	if (n && pid > 0 && pid == n->hook_pid)
+		hook_finished(pid, wstatus, n);
+}
+
+const struct notifier_stats *notifier_get_stats(const struct notifier *n)
+{
+	return &n->stats;
+}
+
+static int add_timer(struct notifier *n, int *fd, ev_callback cb)
+{
+	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	return ev_add(n->loop, *fd, EPOLLIN, cb, n);
+}
+
+int notifier_create(struct notifier **out, struct ev_loop *loop, const struct notifier_opts *opts)
+{
+	struct notifier *n;
+	int ret;
+
+	*out = NULL;
+	if ((opts->kind == ON_CHANGE_SIGNAL && !opts->child && !opts->pidfile) ||
+	    (opts->kind == ON_CHANGE_RESTART && !opts->child) ||
+	    (opts->kind == ON_CHANGE_EXEC && !opts->exec_path))
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->loop = loop;
+	n->opts = *opts;
+	if (!n->opts.hook_timeout_ms)
+		n->opts.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
+	n->retry_fd = n->hook_timeout_fd = n->hook_pidfd = -1;
+	if ((ret = add_timer(n, &n->retry_fd, on_retry)) < 0 ||
+	    (ret = add_timer(n, &n->hook_timeout_fd, on_hook_timeout)) < 0) {
+		notifier_destroy(n);
+		return ret;
+	}
+	*out = n;
+	return 0;
+}
+
+void notifier_destroy(struct notifier *n)
+{
+	int fds[3];
+
+	if (!n)
+		return;
+	fds[0] = n->retry_fd;
+	fds[1] = n->hook_timeout_fd;
+	fds[2] = n->hook_pidfd;
+	for (int i = 0; i < 3; i++) {
+		if (fds[i] >= 0) {
+			ev_del(n->loop, fds[i]);
+			close(fds[i]);
+		}
+	}
+	free(n);
+}
