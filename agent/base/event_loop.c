@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,4 +110,83 @@ uint64_t ev_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void timer_ready(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+{
+	struct ev_timer *timer = ctx;
+	uint64_t expirations;
+
+	(void)events;
+	/* ECANCELED: the wall clock was set; the callback re-checks its instant either way. */
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != ECANCELED)
+		return;
+	timer->armed = false;
+	timer->cb(loop, timer, timer->ctx);
+}
+
+int ev_timer_init(struct ev_loop *loop, struct ev_timer *timer, int clock, ev_timer_cb cb,
+		  void *ctx)
+{
+	int fd = timerfd_create(clock, TFD_NONBLOCK | TFD_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	timer->fd = fd;
+	timer->loop = loop;
+	timer->cb = cb;
+	timer->ctx = ctx;
+	timer->armed = false;
+	r = ev_add(loop, fd, EPOLLIN, timer_ready, timer);
+	if (r < 0) {
+		close(fd);
+		timer->fd = -1;
+	}
+	return r;
+}
+
+static int timer_set(struct ev_timer *timer, int flags, const struct timespec *value)
+{
+	struct itimerspec its = {.it_value = *value};
+
+	if (timerfd_settime(timer->fd, flags, &its, NULL) < 0)
+		return -errno;
+	timer->armed = value->tv_sec != 0 || value->tv_nsec != 0;
+	return 0;
+}
+
+int ev_timer_arm_ms(struct ev_timer *timer, uint64_t delay_ms)
+{
+	/* A zero it_value would disarm: the shortest delay stands for "now". */
+	struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
+			      .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
+
+	if (delay_ms == 0)
+		ts.tv_nsec = 1;
+	return timer_set(timer, 0, &ts);
+}
+
+int ev_timer_arm_at(struct ev_timer *timer, int64_t at_sec)
+{
+	struct timespec ts = {.tv_sec = at_sec > 0 ? (time_t)at_sec : 0, .tv_nsec = at_sec > 0 ? 0 : 1};
+
+	return timer_set(timer, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &ts);
+}
+
+void ev_timer_disarm(struct ev_timer *timer)
+{
+	static const struct timespec zero;
+
+	if (timer->fd >= 0)
+		(void)timer_set(timer, 0, &zero);
+}
+
+void ev_timer_close(struct ev_timer *timer)
+{
+	if (timer->fd < 0)
+		return;
+	ev_del(timer->loop, timer->fd);
+	close(timer->fd);
+	timer->fd = -1;
+	timer->armed = false;
 }

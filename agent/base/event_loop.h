@@ -44,6 +44,33 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms);
 int ev_run(struct ev_loop *loop);
 void ev_stop(struct ev_loop *loop);
 
+/* Timers: one timerfd each, registered in the loop, so a module that waits (a debounce, a
+ * grace period, a certificate's expiry) never carries its own timerfd code. A timer is armed
+ * once (no periodic timers: nothing in the agent wakes up unless something is due). */
+struct ev_timer;
+typedef void (*ev_timer_cb)(struct ev_loop *loop, struct ev_timer *timer, void *ctx);
+
+struct ev_timer {
+	int fd; /* the timerfd; -1 before ev_timer_init and after ev_timer_close */
+	struct ev_loop *loop;
+	ev_timer_cb cb;
+	void *ctx;
+	bool armed;
+};
+
+/* Creates a disarmed timer on `clock` (CLOCK_MONOTONIC for delays, CLOCK_REALTIME for wall-clock
+ * instants such as a certificate's notAfter) and registers it. Returns 0 or a negative errno. */
+int ev_timer_init(struct ev_loop *loop, struct ev_timer *timer, int clock, ev_timer_cb cb,
+		  void *ctx);
+/* Fires once, `delay_ms` from now (0: at the next loop iteration). Re-arming replaces. */
+int ev_timer_arm_ms(struct ev_timer *timer, uint64_t delay_ms);
+/* Fires once at the absolute instant `at_sec` on the timer's clock (a CLOCK_REALTIME timer also
+ * fires early when the wall clock is set, so the caller re-checks and re-arms). */
+int ev_timer_arm_at(struct ev_timer *timer, int64_t at_sec);
+void ev_timer_disarm(struct ev_timer *timer);
+/* Unregisters and closes; safe on a timer that was never initialised with fd = -1. */
+void ev_timer_close(struct ev_timer *timer);
+
 /* Monotonic clock in milliseconds, for deadlines. */
 uint64_t ev_now_ms(void);
 
