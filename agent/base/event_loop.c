@@ -46,17 +46,6 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_callback cb, void *
 	return 0;
 }
 
-int ev_modify(struct ev_loop *loop, int fd, uint32_t events)
-{
-	struct ev_watch *w = find(loop, fd);
-	struct epoll_event ev = {.events = events};
-
-	if (!w)
-		return -ENOENT;
-	ev.data.ptr = w;
-	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
-}
-
 void ev_del(struct ev_loop *loop, int fd)
 {
 	struct ev_watch *w = find(loop, fd);
@@ -67,6 +56,15 @@ void ev_del(struct ev_loop *loop, int fd)
 	w->fd = -1;
 	w->cb = NULL;
 	w->ctx = NULL;
+}
+
+void ev_del_close(struct ev_loop *loop, int *fd)
+{
+	if (*fd < 0)
+		return;
+	ev_del(loop, *fd);
+	close(*fd);
+	*fd = -1;
 }
 
 int ev_run_once(struct ev_loop *loop, int timeout_ms)
@@ -168,7 +166,8 @@ int ev_timer_arm_ms(struct ev_timer *timer, uint64_t delay_ms)
 
 int ev_timer_arm_at(struct ev_timer *timer, int64_t at_sec)
 {
-	struct timespec ts = {.tv_sec = at_sec > 0 ? (time_t)at_sec : 0, .tv_nsec = at_sec > 0 ? 0 : 1};
+	struct timespec ts = {.tv_sec = at_sec > 0 ? (time_t)at_sec : 0,
+			      .tv_nsec = at_sec > 0 ? 0 : 1};
 
 	return timer_set(timer, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &ts);
 }
@@ -185,8 +184,6 @@ void ev_timer_close(struct ev_timer *timer)
 {
 	if (timer->fd < 0)
 		return;
-	ev_del(timer->loop, timer->fd);
-	close(timer->fd);
-	timer->fd = -1;
+	ev_del_close(timer->loop, &timer->fd);
 	timer->armed = false;
 }

@@ -33,9 +33,11 @@ void ev_close(struct ev_loop *loop);
 
 /* Registers `fd` for `events` (EPOLLIN, EPOLLOUT...). The loop does not own `fd`. */
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_callback cb, void *ctx);
-int ev_modify(struct ev_loop *loop, int fd, uint32_t events);
 /* Unregisters `fd`; safe to call from inside a callback (also for other fds). */
 void ev_del(struct ev_loop *loop, int fd);
+/* Unregisters and closes *fd (a descriptor the caller owns), then sets it to -1; nothing when
+ * it is already -1. The one teardown for every module's descriptors. */
+void ev_del_close(struct ev_loop *loop, int *fd);
 
 /* Waits up to timeout_ms (-1: forever) and dispatches ready callbacks once.
  * Returns the number of events dispatched, or a negative errno (EINTR is retried). */

@@ -19,11 +19,6 @@ void log_setup(enum log_format format, enum log_level min_level)
 	g_min = min_level;
 }
 
-enum log_format log_get_format(void)
-{
-	return g_format;
-}
-
 int log_parse_level(const char *s, enum log_level *out)
 {
 	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {

@@ -15,16 +15,16 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 void log_setup(enum log_format format, enum log_level min_level);
 int log_parse_level(const char *s, enum log_level *out);   /* 0 or -EINVAL */
 int log_parse_format(const char *s, enum log_format *out); /* 0 or -EINVAL */
-enum log_format log_get_format(void);
 
 /* Logs one event. `secret` may be NULL. `fields` is NULL or a NULL-terminated array of
  * alternating keys and values, e.g. (const char *[]){"path", p, NULL}. `fmt` builds msg=. */
 void log_event(enum log_level level, const char *event, const char *secret,
-	       const char *const *fields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+	       const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Shorthands without fields. */
-#define log_info(event, secret, ...) log_event(LOG_INFO, event, secret, NULL, __VA_ARGS__)
-#define log_warn(event, secret, ...) log_event(LOG_WARN, event, secret, NULL, __VA_ARGS__)
+#define log_info(event, secret, ...)  log_event(LOG_INFO, event, secret, NULL, __VA_ARGS__)
+#define log_warn(event, secret, ...)  log_event(LOG_WARN, event, secret, NULL, __VA_ARGS__)
 #define log_error(event, secret, ...) log_event(LOG_ERROR, event, secret, NULL, __VA_ARGS__)
 #define log_debug(event, secret, ...) log_event(LOG_DEBUG, event, secret, NULL, __VA_ARGS__)
 

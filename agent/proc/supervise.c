@@ -1,8 +1,8 @@
 #include "proc/supervise.h"
 
 #include "base/exit_codes.h"
-#include "proc/idle_trim.h"
 #include "base/log.h"
+#include "proc/idle_trim.h"
 #include "proc/signals.h"
 
 #include <dirent.h>
@@ -15,8 +15,8 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A process tree larger than this is signalled in several passes (the SIGKILL pass and the
@@ -42,8 +42,8 @@ struct supervisor {
 	const struct config *cfg;
 	const struct child_spec *spec;
 	int sigfd;
-	int grace_fd;	   /* restart/shutdown grace, then the descendants' grace */
-	int kill_after_fd; /* SIGKILL a child that ignored a forwarded SIGTERM */
+	struct ev_timer grace;	    /* restart/shutdown grace, then the descendants' grace */
+	struct ev_timer kill_after; /* SIGKILL a child that ignored a forwarded SIGTERM */
 	bool is_pid1;
 	enum sv_state state;
 	bool restart_after_stop;
@@ -55,32 +55,6 @@ struct supervisor {
 	bool exit_code_forced;
 	struct tracked_pid tracked[SUPERVISOR_MAX_TRACKED];
 };
-
-static void arm_timer(int fd, uint64_t ms)
-{
-	/* A zero it_value would disarm: "now" is one nanosecond. */
-	struct itimerspec its = {
-	    .it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L}};
-
-	if (ms == 0)
-		its.it_value.tv_nsec = 1;
-	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static void disarm_timer(int fd)
-{
-	struct itimerspec off = {0};
-
-	timerfd_settime(fd, 0, &off, NULL);
-}
-
-static void drain_timer(int fd)
-{
-	uint64_t expirations;
-	ssize_t n = read(fd, &expirations, sizeof(expirations));
-
-	(void)n;
-}
 
 static void log_pid_event(enum log_level level, const char *event, pid_t pid, const char *key,
 			  const char *value, const char *msg)
@@ -103,11 +77,6 @@ int supervisor_signal_child(struct supervisor *sv, int sig)
 	if (kill(sv->child, sig) < 0)
 		return -errno;
 	return 0;
-}
-
-pid_t supervisor_child_pid(const struct supervisor *sv)
-{
-	return sv ? sv->child : 0;
 }
 
 int supervisor_track_pid(struct supervisor *sv, pid_t pid, supervisor_exit_cb on_exit, void *ctx)
@@ -232,8 +201,8 @@ static void signal_descendants(struct supervisor *sv, int sig)
 
 static void finish(struct supervisor *sv)
 {
-	disarm_timer(sv->grace_fd);
-	disarm_timer(sv->kill_after_fd);
+	ev_timer_disarm(&sv->grace);
+	ev_timer_disarm(&sv->kill_after);
 	sv->state = SV_DONE;
 	ev_stop(sv->loop);
 }
@@ -258,10 +227,10 @@ static void on_main_exit(struct supervisor *sv, int wstatus)
 		  "%s", "");
 	sv->last_child = sv->child;
 	sv->child = 0;
-	disarm_timer(sv->kill_after_fd);
+	ev_timer_disarm(&sv->kill_after);
 	if (sv->state == SV_STOPPING && sv->restart_after_stop) {
 		sv->restart_after_stop = false;
-		disarm_timer(sv->grace_fd);
+		ev_timer_disarm(&sv->grace);
 		if (start_child(sv) == 0)
 			return;
 		code = EXIT_SOFTWARE;
@@ -269,7 +238,7 @@ static void on_main_exit(struct supervisor *sv, int wstatus)
 	}
 	if (!sv->exit_code_forced)
 		sv->exit_code = code;
-	disarm_timer(sv->grace_fd);
+	ev_timer_disarm(&sv->grace);
 	sv->state = SV_DRAINING;
 }
 
@@ -318,7 +287,7 @@ static void reap_children(struct supervisor *sv)
 		log_info("descendants_terminating", NULL,
 			 "the main child is gone: SIGTERM to the processes it left");
 		signal_descendants(sv, SIGTERM);
-		arm_timer(sv->grace_fd, sv->cfg->grace_ms);
+		ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
 	}
 }
 
@@ -342,10 +311,8 @@ static void forward_signal(struct supervisor *sv, const struct signalfd_siginfo 
 	}
 	log_pid_event(LOG_INFO, "signal_forwarded", sv->child, "signal", name, NULL);
 	if (sig == SIGTERM && sv->cfg->kill_after_ms > 0) {
-		struct itimerspec cur;
-		if (timerfd_gettime(sv->kill_after_fd, &cur) == 0 && cur.it_value.tv_sec == 0 &&
-		    cur.it_value.tv_nsec == 0)
-			arm_timer(sv->kill_after_fd, sv->cfg->kill_after_ms);
+		if (!sv->kill_after.armed)
+			ev_timer_arm_ms(&sv->kill_after, sv->cfg->kill_after_ms);
 	}
 }
 
@@ -377,13 +344,12 @@ static void kill_child(struct supervisor *sv, const char *reason)
 	kill(sv->child, SIGKILL);
 }
 
-static void on_grace(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_grace(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct supervisor *sv = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_timer(fd);
+	(void)timer;
 	if (sv->state == SV_STOPPING) {
 		kill_child(sv, "grace");
 	} else if (sv->state == SV_DRAINING && !sv->descendants_killed) {
@@ -391,20 +357,19 @@ static void on_grace(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
 		log_warn("descendants_killed", NULL, "grace period over: SIGKILL to what is left");
 		signal_descendants(sv, SIGKILL);
 		/* SIGKILL cannot be refused; this only bounds a process stuck in the kernel. */
-		arm_timer(sv->grace_fd, sv->cfg->grace_ms);
+		ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
 	} else if (sv->state == SV_DRAINING) {
 		log_warn("descendants_left", NULL, "processes survived SIGKILL: exiting anyway");
 		finish(sv);
 	}
 }
 
-static void on_kill_after(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_kill_after(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct supervisor *sv = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_timer(fd);
+	(void)timer;
 	if (sv->state == SV_RUNNING || sv->state == SV_STOPPING)
 		kill_child(sv, "kill_after");
 }
@@ -414,7 +379,7 @@ static void begin_stop(struct supervisor *sv)
 	sv->state = SV_STOPPING;
 	if (supervisor_signal_child(sv, SIGTERM) < 0)
 		kill(sv->child, SIGTERM);
-	arm_timer(sv->grace_fd, sv->cfg->grace_ms);
+	ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
 }
 
 int supervisor_restart_child(struct supervisor *sv)
@@ -488,12 +453,7 @@ int supervisor_create(struct supervisor **out, struct ev_loop *loop, const struc
 	sv->sigfd = sigfd;
 	sv->state = SV_IDLE;
 	sv->is_pid1 = (getpid() == 1);
-	sv->grace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	sv->kill_after_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (sv->grace_fd < 0 || sv->kill_after_fd < 0) {
-		r = sfs_error_set(err, -errno, "cannot create timers: %s", strerror(errno));
-		goto fail;
-	}
+	sv->grace.fd = sv->kill_after.fd = -1;
 	/* Outside PID 1 the service's orphans would go to the real init and never be reaped by
 	 * us; as subreaper they come here. */
 	if (!sv->is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
@@ -501,11 +461,14 @@ int supervisor_create(struct supervisor **out, struct ev_loop *loop, const struc
 				  strerror(errno));
 		goto fail;
 	}
+	r = ev_timer_init(loop, &sv->grace, CLOCK_MONOTONIC, on_grace, sv);
+	if (r == 0)
+		r = ev_timer_init(loop, &sv->kill_after, CLOCK_MONOTONIC, on_kill_after, sv);
+	if (r < 0) {
+		sfs_error_set(err, r, "cannot create timers: %s", strerror(-r));
+		goto fail;
+	}
 	r = ev_add(loop, sigfd, EPOLLIN, on_signalfd, sv);
-	if (r == 0)
-		r = ev_add(loop, sv->grace_fd, EPOLLIN, on_grace, sv);
-	if (r == 0)
-		r = ev_add(loop, sv->kill_after_fd, EPOLLIN, on_kill_after, sv);
 	if (r < 0) {
 		sfs_error_set(err, r, "cannot register with the event loop: %s", strerror(-r));
 		goto fail;
@@ -521,14 +484,8 @@ void supervisor_destroy(struct supervisor *sv)
 {
 	if (!sv)
 		return;
-	ev_del(sv->loop, sv->sigfd);
-	ev_del(sv->loop, sv->grace_fd);
-	ev_del(sv->loop, sv->kill_after_fd);
-	if (sv->sigfd >= 0)
-		close(sv->sigfd);
-	if (sv->grace_fd >= 0)
-		close(sv->grace_fd);
-	if (sv->kill_after_fd >= 0)
-		close(sv->kill_after_fd);
+	ev_del_close(sv->loop, &sv->sigfd);
+	ev_timer_close(&sv->grace);
+	ev_timer_close(&sv->kill_after);
 	free(sv);
 }

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RETRY_FIRST_MS		100
@@ -31,40 +31,15 @@ struct notifier {
 	char secrets[1024];
 	char fingerprints[2048];
 
-	int retry_fd;
+	struct ev_timer retry;
 	unsigned retry_attempt; /* 0: no retry pending */
 
-	pid_t hook_pid;	     /* 0: no hook running */
-	int hook_pidfd;	     /* watch: readable when the hook exits */
-	int hook_timeout_fd; /* kills the hook's group */
-	bool hook_again;     /* a change arrived while the hook ran */
+	pid_t hook_pid;		      /* 0: no hook running */
+	int hook_pidfd;		      /* watch: readable when the hook exits */
+	struct ev_timer hook_timeout; /* kills the hook's group */
+	bool hook_again;	      /* a change arrived while the hook ran */
 	bool hook_killed;
 };
-
-static void arm_timer(int fd, uint64_t ms)
-{
-	struct itimerspec its = {0};
-
-	its.it_value.tv_sec = (time_t)(ms / 1000);
-	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (ms == 0)
-		its.it_value.tv_nsec = 1;
-	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static void disarm_timer(int fd)
-{
-	struct itimerspec its = {0};
-
-	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static void drain_fd(int fd)
-{
-	uint64_t v;
-	ssize_t r = read(fd, &v, sizeof(v));
-	(void)r;
-}
 
 int notify_read_pidfile(const char *path, pid_t *out)
 {
@@ -121,7 +96,7 @@ static void schedule_retry(struct notifier *n, const char *why)
 		return;
 	}
 	log_warn("notify_retry", NULL, "%s; retrying in %llu ms", why, (unsigned long long)delay);
-	arm_timer(n->retry_fd, delay);
+	ev_timer_arm_ms(&n->retry, delay);
 }
 
 /* watch: the target is whatever pid the pidfile names right now. */
@@ -205,12 +180,8 @@ static void hook_finished(pid_t pid, int wstatus, void *ctx)
 		snprintf(status, sizeof(status), "signal %d", WTERMSIG(wstatus));
 	else
 		snprintf(status, sizeof(status), "unknown");
-	disarm_timer(n->hook_timeout_fd);
-	if (n->hook_pidfd >= 0) {
-		ev_del(n->loop, n->hook_pidfd);
-		close(n->hook_pidfd);
-		n->hook_pidfd = -1;
-	}
+	ev_timer_disarm(&n->hook_timeout);
+	ev_del_close(n->loop, &n->hook_pidfd);
 	n->hook_pid = 0;
 	n->stats.hooks_finished++;
 	n->stats.last_hook_wstatus = wstatus;
@@ -248,13 +219,12 @@ static void on_hook_pidfd(struct ev_loop *loop, int fd, uint32_t events, void *c
 	hook_finished(n->hook_pid, r < 0 ? 0 : wstatus, n);
 }
 
-static void on_hook_timeout(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_hook_timeout(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct notifier *n = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_fd(fd);
+	(void)timer;
 	if (n->hook_pid <= 0)
 		return;
 	log_warn("hook_timeout", NULL, "%s ran longer than %llu ms; killing it", n->opts.exec_path,
@@ -351,7 +321,7 @@ static int run_hook(struct notifier *n)
 		log_warn("hook_untracked", NULL,
 			 "cannot follow %s (pid %d): %s; its exit is not logged", n->opts.exec_path,
 			 (int)pid, strerror(-r));
-	arm_timer(n->hook_timeout_fd, n->opts.hook_timeout_ms);
+	ev_timer_arm_ms(&n->hook_timeout, n->opts.hook_timeout_ms);
 	n->stats.delivered++;
 	n->stats.last_pid = pid;
 	snprintf(msg, sizeof(msg), "started %s", n->opts.exec_path);
@@ -375,13 +345,12 @@ static int deliver(struct notifier *n)
 	return -EINVAL;
 }
 
-static void on_retry(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_retry(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct notifier *n = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_fd(fd);
+	(void)timer;
 	if (n->retry_attempt)
 		deliver(n);
 }
@@ -393,7 +362,7 @@ int notifier_notify(struct notifier *n, const char *secrets, const char *fingerp
 	snprintf(n->fingerprints, sizeof(n->fingerprints), "%s", fingerprints ? fingerprints : "");
 	/* This notification supersedes a pending retry of an earlier one. */
 	n->retry_attempt = 0;
-	disarm_timer(n->retry_fd);
+	ev_timer_disarm(&n->retry);
 	return deliver(n);
 }
 
@@ -406,14 +375,6 @@ void notifier_child_reaped(struct notifier *n, pid_t pid, int wstatus)
 const struct notifier_stats *notifier_get_stats(const struct notifier *n)
 {
 	return &n->stats;
-}
-
-static int add_timer(struct notifier *n, int *fd, ev_callback cb)
-{
-	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (*fd < 0)
-		return -errno;
-	return ev_add(n->loop, *fd, EPOLLIN, cb, n);
 }
 
 int notifier_create(struct notifier **out, struct ev_loop *loop, const struct notifier_opts *opts)
@@ -433,9 +394,10 @@ int notifier_create(struct notifier **out, struct ev_loop *loop, const struct no
 	n->opts = *opts;
 	if (!n->opts.hook_timeout_ms)
 		n->opts.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
-	n->retry_fd = n->hook_timeout_fd = n->hook_pidfd = -1;
-	if ((ret = add_timer(n, &n->retry_fd, on_retry)) < 0 ||
-	    (ret = add_timer(n, &n->hook_timeout_fd, on_hook_timeout)) < 0) {
+	n->retry.fd = n->hook_timeout.fd = n->hook_pidfd = -1;
+	if ((ret = ev_timer_init(loop, &n->retry, CLOCK_MONOTONIC, on_retry, n)) < 0 ||
+	    (ret = ev_timer_init(loop, &n->hook_timeout, CLOCK_MONOTONIC, on_hook_timeout, n)) <
+		0) {
 		notifier_destroy(n);
 		return ret;
 	}
@@ -445,18 +407,10 @@ int notifier_create(struct notifier **out, struct ev_loop *loop, const struct no
 
 void notifier_destroy(struct notifier *n)
 {
-	int fds[3];
-
 	if (!n)
 		return;
-	fds[0] = n->retry_fd;
-	fds[1] = n->hook_timeout_fd;
-	fds[2] = n->hook_pidfd;
-	for (int i = 0; i < 3; i++) {
-		if (fds[i] >= 0) {
-			ev_del(n->loop, fds[i]);
-			close(fds[i]);
-		}
-	}
+	ev_timer_close(&n->retry);
+	ev_timer_close(&n->hook_timeout);
+	ev_del_close(n->loop, &n->hook_pidfd);
 	free(n);
 }

@@ -9,7 +9,7 @@
  * exec: hooks run as the agent's current (already dropped) user, in their own process group,
  * with SECRET_AGENT_SECRETS naming the changed secrets. The loop never waits for a hook: its
  * exit is collected through the supervisor's reaper (run) or a pidfd in the loop (watch), a
- * timerfd kills the group after hook_timeout_ms, and the exit status is logged. A change
+ * loop timer kills the group after hook_timeout_ms, and the exit status is logged. A change
  * while a hook runs is coalesced into one more run after it.
  *
  * Ownership: the notifier owns its descriptors (timers, pidfd) and registers them in the

@@ -2,18 +2,17 @@
 
 #include "base/exit_codes.h"
 #include "base/log.h"
+#include "proc/supervise.h"
 #include "secrets/mountinfo.h"
 #include "secrets/notify.h"
 #include "secrets/source_watch.h"
-#include "proc/supervise.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Events that keep coming must not postpone an application forever: past this many debounce
@@ -28,8 +27,7 @@ struct rotation {
 	struct source_watch *sw;
 	struct notifier *notifier;
 	struct notify_child_ops child_ops;
-	int debounce_fd;
-	bool debounce_armed;
+	struct ev_timer debounce;
 	uint64_t first_pending_ms;
 	bool *pending; /* cfg->nsecrets entries */
 	bool *which;
@@ -86,8 +84,6 @@ static bool take_pending(struct rotation *r)
 	return any;
 }
 
-static void arm_debounce(struct rotation *r, uint64_t ms);
-
 /* Applies the pending set. Reading several files is not atomic: when a source changed again
  * while the set was being read (kubelet swapped ..data between the key and its certificate),
  * the written set may mix two versions, so it is applied again before anyone is told. The
@@ -117,7 +113,8 @@ static void apply_pending(struct rotation *r)
 		if (!source_watch_collect(r->sw, r->pending))
 			break;
 		if (round + 1 == MAX_APPLY_ROUNDS) {
-			arm_debounce(r, 0); /* sources still moving: the rest on the next turn */
+			ev_timer_arm_ms(&r->debounce,
+					0); /* sources still moving: the rest on the next turn */
 			break;
 		}
 		if (!take_pending(r))
@@ -130,18 +127,6 @@ static void apply_pending(struct rotation *r)
 		  (const char *[]){"secrets", names, "fingerprints", fps, NULL},
 		  "%zu target(s) rewritten", total);
 	notifier_notify(r->notifier, names, fps);
-}
-
-static void arm_debounce(struct rotation *r, uint64_t ms)
-{
-	struct itimerspec its = {0};
-
-	its.it_value.tv_sec = (time_t)(ms / 1000);
-	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (ms == 0)
-		its.it_value.tv_nsec = 1;
-	timerfd_settime(r->debounce_fd, 0, &its, NULL);
-	r->debounce_armed = true;
 }
 
 static void on_sources_changed(void *ctx, const bool *dirty, size_t n,
@@ -160,24 +145,18 @@ static void on_sources_changed(void *ctx, const bool *dirty, size_t n,
 	}
 	/* Each event restarts the quiet period, up to the cap. */
 	now = ev_now_ms();
-	if (!r->debounce_armed)
+	if (!r->debounce.armed)
 		r->first_pending_ms = now;
 	deadline = r->first_pending_ms + debounce * DEBOUNCE_MAX_PERIODS;
 	delay = now + debounce <= deadline ? debounce : (deadline > now ? deadline - now : 0);
-	arm_debounce(r, delay);
+	ev_timer_arm_ms(&r->debounce, delay);
 }
 
-static void on_debounce(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_debounce(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
-	struct rotation *r = ctx;
-	uint64_t expirations;
-	ssize_t len = read(fd, &expirations, sizeof(expirations));
-
 	(void)loop;
-	(void)events;
-	(void)len;
-	r->debounce_armed = false;
-	apply_pending(r);
+	(void)timer;
+	apply_pending(ctx);
 }
 
 /* A subPath mount binds one inode: kubelet's swap of ..data never reaches it. */
@@ -244,10 +223,7 @@ static int start(struct rotation *r, const struct rotation_notify *notify)
 			  strerror(-ret));
 		goto out;
 	}
-	r->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (r->debounce_fd < 0 ||
-	    (ret = ev_add(r->loop, r->debounce_fd, EPOLLIN, on_debounce, r)) < 0) {
-		ret = r->debounce_fd < 0 ? -errno : ret;
+	if ((ret = ev_timer_init(r->loop, &r->debounce, CLOCK_MONOTONIC, on_debounce, r)) < 0) {
 		log_error("rotation_failed", NULL, "cannot create the debounce timer: %s",
 			  strerror(-ret));
 		goto out;
@@ -288,7 +264,7 @@ int rotation_start(struct rotation **out, struct ev_loop *loop, struct materiali
 	r->loop = loop;
 	r->m = m;
 	r->n = m->cfg->nsecrets;
-	r->debounce_fd = -1;
+	r->debounce.fd = -1;
 	r->pending = calloc(r->n ? r->n : 1, sizeof(*r->pending));
 	r->which = calloc(r->n ? r->n : 1, sizeof(*r->which));
 	r->changed = calloc(r->n ? r->n : 1, sizeof(*r->changed));
@@ -323,10 +299,7 @@ void rotation_stop(struct rotation *r)
 		return;
 	source_watch_destroy(r->sw);
 	notifier_destroy(r->notifier);
-	if (r->debounce_fd >= 0) {
-		ev_del(r->loop, r->debounce_fd);
-		close(r->debounce_fd);
-	}
+	ev_timer_close(&r->debounce);
 	free(r->pending);
 	free(r->which);
 	free(r->changed);

@@ -1,5 +1,5 @@
 /* Rotation (design §10): watch the directory of every file:/cred: source with inotify (and
- * poll every poll_interval when set), debounce with a timerfd, re-apply the changed set
+ * poll every poll_interval when set), debounce with a loop timer, re-apply the changed set
  * through the materializer, and notify once when any target changed. An invalid new version
  * keeps every old file, is logged, and nobody is notified.
  *

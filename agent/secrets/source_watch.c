@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* IN_CLOSE_WRITE and not IN_MODIFY: a writer in the middle of a write must not trigger a
@@ -33,9 +33,9 @@ struct watched_dir {
 struct source_watch {
 	struct ev_loop *loop;
 	int ifd;
-	int poll_fd;
-	int rearm_fd;
-	bool rearm_scheduled;
+	struct ev_timer poll;
+	struct ev_timer rearm;
+	uint64_t poll_interval_ms;
 	uint64_t rearm_interval_ms;
 	struct watched_dir *dirs;
 	size_t ndirs;
@@ -108,14 +108,8 @@ static bool attach(struct source_watch *sw, const char *path, uint32_t mask, int
 
 static void schedule_rearm(struct source_watch *sw)
 {
-	struct itimerspec its = {0};
-
-	if (sw->rearm_scheduled)
-		return;
-	its.it_value.tv_sec = (time_t)(sw->rearm_interval_ms / 1000);
-	its.it_value.tv_nsec = (long)(sw->rearm_interval_ms % 1000) * 1000000L;
-	if (timerfd_settime(sw->rearm_fd, 0, &its, NULL) == 0)
-		sw->rearm_scheduled = true;
+	if (!sw->rearm.armed)
+		ev_timer_arm_ms(&sw->rearm, sw->rearm_interval_ms);
 }
 
 /* Tries every missing watch. A directory watched again after a gap may have changed
@@ -233,33 +227,24 @@ bool source_watch_collect(struct source_watch *sw, bool *dirty)
 	return any;
 }
 
-static void drain_timer(int fd)
-{
-	uint64_t expirations;
-	ssize_t r = read(fd, &expirations, sizeof(expirations));
-	(void)r;
-}
-
-static void on_poll(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_poll(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct source_watch *sw = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_timer(fd);
+	/* Timers fire once: the next period starts now. */
+	ev_timer_arm_ms(timer, sw->poll_interval_ms);
 	mark_all(sw);
 	rearm_missing(sw);
 	deliver(sw, SOURCE_WATCH_POLL);
 }
 
-static void on_rearm(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
+static void on_rearm(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 {
 	struct source_watch *sw = ctx;
 
 	(void)loop;
-	(void)events;
-	drain_timer(fd);
-	sw->rearm_scheduled = false;
+	(void)timer;
 	rearm_missing(sw);
 	deliver(sw, SOURCE_WATCH_REARM);
 }
@@ -330,14 +315,6 @@ out:
 	return ret;
 }
 
-static int make_timer(struct source_watch *sw, int *fd, ev_callback cb)
-{
-	*fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (*fd < 0)
-		return -errno;
-	return ev_add(sw->loop, *fd, EPOLLIN, cb, sw);
-}
-
 int source_watch_create(struct source_watch **out, struct ev_loop *loop, const char *const *paths,
 			size_t n, const struct source_watch_opts *opts, source_watch_cb cb,
 			void *ctx)
@@ -349,7 +326,7 @@ int source_watch_create(struct source_watch **out, struct ev_loop *loop, const c
 	if (!sw)
 		return -ENOMEM;
 	sw->loop = loop;
-	sw->ifd = sw->poll_fd = sw->rearm_fd = -1;
+	sw->ifd = sw->poll.fd = sw->rearm.fd = -1;
 	sw->n = n;
 	sw->cb = cb;
 	sw->ctx = ctx;
@@ -373,20 +350,13 @@ int source_watch_create(struct source_watch **out, struct ev_loop *loop, const c
 	}
 	if ((ret = ev_add(loop, sw->ifd, EPOLLIN, on_inotify, sw)) < 0)
 		goto out;
-	if ((ret = make_timer(sw, &sw->rearm_fd, on_rearm)) < 0)
+	if ((ret = ev_timer_init(loop, &sw->rearm, CLOCK_MONOTONIC, on_rearm, sw)) < 0)
 		goto out;
 	if (opts && opts->poll_interval_ms > 0) {
-		struct itimerspec its;
-
-		if ((ret = make_timer(sw, &sw->poll_fd, on_poll)) < 0)
+		sw->poll_interval_ms = opts->poll_interval_ms;
+		if ((ret = ev_timer_init(loop, &sw->poll, CLOCK_MONOTONIC, on_poll, sw)) < 0 ||
+		    (ret = ev_timer_arm_ms(&sw->poll, sw->poll_interval_ms)) < 0)
 			goto out;
-		its.it_value.tv_sec = (time_t)(opts->poll_interval_ms / 1000);
-		its.it_value.tv_nsec = (long)(opts->poll_interval_ms % 1000) * 1000000L;
-		its.it_interval = its.it_value;
-		if (timerfd_settime(sw->poll_fd, 0, &its, NULL) < 0) {
-			ret = -errno;
-			goto out;
-		}
 	}
 	for (size_t d = 0; d < sw->ndirs; d++) {
 		struct watched_dir *w = &sw->dirs[d];
@@ -410,19 +380,11 @@ out:
 
 void source_watch_destroy(struct source_watch *sw)
 {
-	int fds[3];
-
 	if (!sw)
 		return;
-	fds[0] = sw->ifd;
-	fds[1] = sw->poll_fd;
-	fds[2] = sw->rearm_fd;
-	for (size_t i = 0; i < 3; i++) {
-		if (fds[i] >= 0) {
-			ev_del(sw->loop, fds[i]);
-			close(fds[i]);
-		}
-	}
+	ev_del_close(sw->loop, &sw->ifd);
+	ev_timer_close(&sw->poll);
+	ev_timer_close(&sw->rearm);
 	for (size_t d = 0; d < sw->ndirs; d++) {
 		free(sw->dirs[d].path);
 		free(sw->dirs[d].parent);

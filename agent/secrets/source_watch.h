@@ -45,7 +45,7 @@ struct source_watch_opts {
 
 /* paths[i] is the absolute path of secret i's source file, or NULL when secret i is not
  * watched (env: and stdin sources). Returns 0, -ENOMEM, or the errno of inotify_init1 /
- * timerfd_create / ev_add. A directory that cannot be watched yet (missing) is not an error:
+ * ev_timer_init / ev_add. A directory that cannot be watched yet (missing) is not an error:
  * it is retried. */
 int source_watch_create(struct source_watch **out, struct ev_loop *loop, const char *const *paths,
 			size_t n, const struct source_watch_opts *opts, source_watch_cb cb,

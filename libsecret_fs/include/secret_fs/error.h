@@ -4,11 +4,12 @@
  * it with one human sentence (no trailing newline) that names the path or source involved.
  * The sentence never contains secret bytes. The library never prints and never exits.
  *
- * Errno conventions the agent maps to exit codes:
- *   -EINVAL / -EBADMSG  the secret's content is invalid (exit 65)
- *   -ENOENT             a source does not exist / env var unset (the caller decides 78 or 73)
- *   -EPERM / -EACCES    permission, refused ownership, planted symlink (exit 77)
- *   anything else       cannot read or write (exit 73)
+ * What the errno says (what a caller does with it, an exit status for instance, is its own
+ * business):
+ *   -EINVAL / -EBADMSG  the secret's content is invalid
+ *   -ENOENT             a source does not exist, or an env var is unset
+ *   -EPERM / -EACCES    permission, refused ownership, planted symlink
+ *   anything else       cannot read or write
  */
 #ifndef SECRET_FS_ERROR_H
 #define SECRET_FS_ERROR_H
