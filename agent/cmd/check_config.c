@@ -37,7 +37,7 @@ static void usage(FILE *out)
 int cmd_check_config(int argc, char **argv)
 {
 	struct config cfg;
-	struct config_error err = {.exit_code = EXIT_CONFIG};
+	struct agent_error err = {.failure = AGENT_FAIL_CONFIG};
 	int idx = 1, rc;
 
 	if (config_args_want_help(argc, argv, 1)) {
@@ -51,7 +51,7 @@ int cmd_check_config(int argc, char **argv)
 	/* --notify-pidfile is accepted so a `watch` command line can be checked as it is. */
 	if (config_parse_args(&cfg, argc, argv, &idx, true, &err) < 0) {
 		fprintf(stderr, "secret-agent: check-config: %s\n", err.msg);
-		rc = err.exit_code;
+		rc = agent_exit_code(err.failure);
 		goto out;
 	}
 	if (idx < argc) {
@@ -70,7 +70,7 @@ int cmd_check_config(int argc, char **argv)
 	}
 	if (config_finish(&cfg, &err) < 0) {
 		fprintf(stderr, "secret-agent: check-config: %s\n", err.msg);
-		rc = err.exit_code;
+		rc = agent_exit_code(err.failure);
 		goto out;
 	}
 	if (cfg.unset_vars.n > 0) {

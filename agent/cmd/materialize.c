@@ -35,7 +35,7 @@ static void usage(FILE *out)
 int cmd_materialize(int argc, char **argv)
 {
 	struct config cfg;
-	struct config_error err = {.exit_code = EXIT_CONFIG};
+	struct agent_error err = {.failure = AGENT_FAIL_CONFIG};
 	struct materializer m = {0};
 	struct ev_loop loop = {.epfd = -1};
 	bool have_m = false;
@@ -51,7 +51,7 @@ int cmd_materialize(int argc, char **argv)
 		goto out;
 	if (config_parse_args(&cfg, argc, argv, &idx, false, &err) < 0) {
 		log_event(LOG_ERROR, "config_error", NULL, NULL, "%s", err.msg);
-		rc = err.exit_code;
+		rc = agent_exit_code(err.failure);
 		goto out;
 	}
 	if (idx < argc) {
@@ -63,7 +63,7 @@ int cmd_materialize(int argc, char **argv)
 	}
 	if (config_finish(&cfg, &err) < 0) {
 		log_event(LOG_ERROR, "config_error", NULL, NULL, "%s", err.msg);
-		rc = err.exit_code;
+		rc = agent_exit_code(err.failure);
 		goto out;
 	}
 	if (ev_init(&loop) < 0) {

@@ -71,7 +71,7 @@ int cmd_run(int argc, char **argv)
 {
 	struct inherited_state inherited;
 	struct config cfg;
-	struct config_error cerr = {.exit_code = EXIT_CONFIG};
+	struct agent_error cerr = {.failure = AGENT_FAIL_CONFIG};
 	struct privdrop_plan plan;
 	struct child_spec spec = {0};
 	struct materializer m = {0};
@@ -105,7 +105,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (config_parse_args(&cfg, argc, argv, &idx, false, &cerr) < 0) {
 		fprintf(stderr, "secret-agent: run: %s\n", cerr.msg);
-		rc = cerr.exit_code;
+		rc = agent_exit_code(cerr.failure);
 		goto out;
 	}
 	if (idx >= argc) {
@@ -116,7 +116,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (config_finish(&cfg, &cerr) < 0) {
 		fprintf(stderr, "secret-agent: run: %s\n", cerr.msg);
-		rc = cerr.exit_code;
+		rc = agent_exit_code(cerr.failure);
 		goto out;
 	}
 	log_setup(cfg.log_format, cfg.log_level);

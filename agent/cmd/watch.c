@@ -94,7 +94,7 @@ int cmd_watch(int argc, char **argv)
 {
 	struct inherited_state inherited;
 	struct config cfg;
-	struct config_error cerr = {.exit_code = EXIT_CONFIG};
+	struct agent_error cerr = {.failure = AGENT_FAIL_CONFIG};
 	struct privdrop_plan plan;
 	struct materializer m = {0};
 	struct rotation *rot = NULL;
@@ -123,7 +123,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (config_parse_args(&cfg, argc, argv, &idx, true, &cerr) < 0) {
 		fprintf(stderr, "secret-agent: watch: %s\n", cerr.msg);
-		rc = cerr.exit_code;
+		rc = agent_exit_code(cerr.failure);
 		goto out;
 	}
 	if (idx < argc) {
@@ -134,7 +134,7 @@ int cmd_watch(int argc, char **argv)
 	}
 	if (config_finish(&cfg, &cerr) < 0) {
 		fprintf(stderr, "secret-agent: watch: %s\n", cerr.msg);
-		rc = cerr.exit_code;
+		rc = agent_exit_code(cerr.failure);
 		goto out;
 	}
 	rc = check_notification_target(&cfg);

@@ -7,7 +7,6 @@
  * the shell that built the command line already did that.
  */
 #include "config/internal.h"
-#include "base/exit_codes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -68,9 +67,10 @@ static bool is_option(const char *arg)
 	return arg[0] == '-' && arg[1] != '\0';
 }
 
-/* Reads the flag at argv[*i] (advancing past its value). Returns 0 or -1 with err (64). */
+/* Reads the flag at argv[*i] (advancing past its value). Returns 0 or -EINVAL with err
+ * (AGENT_FAIL_USAGE). */
 static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct occurrence *occ,
-		     struct config_error *err)
+		     struct agent_error *err)
 {
 	const char *arg = argv[*i];
 	const char *name = arg + 2;
@@ -78,10 +78,11 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 	size_t len = eq ? (size_t)(eq - name) : strlen(name);
 
 	if (strncmp(arg, "--", 2) != 0 || len == 0)
-		return config_fail(err, EXIT_USAGE, "unknown option '%s'", arg);
+		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "unknown option '%s'", arg);
 	occ->flag = find_flag(name, len);
 	if (!occ->flag || (occ->flag->kind == FLAG_NOTIFY && !allow_notify))
-		return config_fail(err, EXIT_USAGE, "unknown option '--%.*s'", (int)len, name);
+		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "unknown option '--%.*s'",
+				       (int)len, name);
 	if (eq) {
 		occ->value = eq + 1;
 	} else if (occ->flag->kind == FLAG_BOOL_KEY) {
@@ -94,8 +95,8 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 			occ->value = NULL;
 	} else {
 		if (*i + 1 >= argc)
-			return config_fail(err, EXIT_USAGE, "option '--%s' needs a value",
-					   occ->flag->name);
+			return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					       "option '--%s' needs a value", occ->flag->name);
 		occ->value = argv[++*i];
 	}
 	(*i)++;
@@ -103,37 +104,38 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 }
 
 /* "name=a,from=env:X,to=/p": values cannot contain commas (design §13). */
-static int apply_secret_flag(struct config *cfg, const char *spec, struct config_error *err)
+static int apply_secret_flag(struct config *cfg, const char *spec, struct agent_error *err)
 {
 	char msg[CONFIG_MSG_MAX];
 	char *copy = strdup(spec);
 	char *save = NULL, *name = NULL;
 	struct secret_cfg *s;
-	int r = -1;
+	int r = -EINVAL;
 
 	if (!copy)
-		return config_fail(err, EXIT_USAGE, "out of memory");
+		return agent_error_set(err, AGENT_FAIL_USAGE, -ENOMEM, "out of memory");
 	/* The name is needed first (it creates the secret), wherever it appears. */
 	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		if (strncmp(item, "name=", 5) == 0) {
 			if (name) {
-				config_fail(err, EXIT_USAGE, "--secret '%s': name given twice",
-					    spec);
+				agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+						"--secret '%s': name given twice", spec);
 				goto out;
 			}
 			name = item + 5;
 		}
 	}
 	if (!name) {
-		config_fail(err, EXIT_USAGE,
-			    "--secret needs name=NAME (e.g. name=key,from=env:VAR,to=/path), got "
-			    "'%s'",
-			    spec);
+		agent_error_set(
+		    err, AGENT_FAIL_USAGE, -EINVAL,
+		    "--secret needs name=NAME (e.g. name=key,from=env:VAR,to=/path), got "
+		    "'%s'",
+		    spec);
 		goto out;
 	}
 	s = config_add_secret(cfg, name, "--secret", msg, sizeof(msg));
 	if (!s) {
-		config_fail(err, EXIT_USAGE, "--secret: %s", msg);
+		agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--secret: %s", msg);
 		goto out;
 	}
 	strcpy(copy, spec);
@@ -142,8 +144,8 @@ static int apply_secret_flag(struct config *cfg, const char *spec, struct config
 		int set;
 
 		if (!eq) {
-			config_fail(err, EXIT_USAGE, "--secret %s: '%s' is not key=value", name,
-				    item);
+			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					"--secret %s: '%s' is not key=value", name, item);
 			goto out;
 		}
 		*eq = '\0';
@@ -151,11 +153,13 @@ static int apply_secret_flag(struct config *cfg, const char *spec, struct config
 			continue;
 		set = config_set_secret_key(s, item, eq + 1, NULL, msg, sizeof(msg));
 		if (set == -ENOENT) {
-			config_fail(err, EXIT_USAGE, "--secret %s: unknown key '%s'", name, item);
+			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					"--secret %s: unknown key '%s'", name, item);
 			goto out;
 		}
 		if (set < 0) {
-			config_fail(err, EXIT_USAGE, "--secret %s: %s", name, msg);
+			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--secret %s: %s", name,
+					msg);
 			goto out;
 		}
 	}
@@ -165,7 +169,7 @@ out:
 	return r;
 }
 
-static int apply_flag(struct config *cfg, const struct occurrence *occ, struct config_error *err)
+static int apply_flag(struct config *cfg, const struct occurrence *occ, struct agent_error *err)
 {
 	char key[64], msg[CONFIG_MSG_MAX];
 	const char *value = occ->value ? occ->value : "yes";
@@ -178,10 +182,13 @@ static int apply_flag(struct config *cfg, const struct occurrence *occ, struct c
 		return apply_secret_flag(cfg, occ->value, err);
 	case FLAG_NOTIFY:
 		if (!*value)
-			return config_fail(err, EXIT_USAGE, "--notify-pidfile needs a path");
+			return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					       "--notify-pidfile needs a path");
 		free(cfg->notify_pidfile);
 		cfg->notify_pidfile = strdup(value);
-		return cfg->notify_pidfile ? 0 : config_fail(err, EXIT_USAGE, "out of memory");
+		return cfg->notify_pidfile
+			   ? 0
+			   : agent_error_set(err, AGENT_FAIL_USAGE, -ENOMEM, "out of memory");
 	default:
 		break;
 	}
@@ -193,7 +200,8 @@ static int apply_flag(struct config *cfg, const struct occurrence *occ, struct c
 	if (r == -ENOENT)
 		r = config_set_preflight_key(cfg, key, value, NULL, msg, sizeof(msg));
 	if (r < 0)
-		return config_fail(err, EXIT_USAGE, "--%s: %s", occ->flag->name, msg);
+		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--%s: %s", occ->flag->name,
+				       msg);
 	return 0;
 }
 
@@ -209,21 +217,24 @@ bool config_args_want_help(int argc, char **argv, int idx)
 }
 
 int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
-		      bool allow_notify_pidfile, struct config_error *err)
+		      bool allow_notify_pidfile, struct agent_error *err)
 {
 	const char *config_file = NULL;
 	struct occurrence occ;
-	int i, end;
+	int i, end, r;
 
 	/* Pass 1: shape of the command line, and where the config file is. */
 	for (i = *idx; i < argc && is_option(argv[i]) && strcmp(argv[i], "--") != 0;) {
-		if (next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err) < 0)
-			return -1;
+		r = next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err);
+		if (r < 0)
+			return r;
 		if (occ.flag->kind == FLAG_CONFIG) {
 			if (config_file)
-				return config_fail(err, EXIT_USAGE, "--config given twice");
+				return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+						       "--config given twice");
 			if (!*occ.value)
-				return config_fail(err, EXIT_USAGE, "--config needs a file name");
+				return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+						       "--config needs a file name");
 			config_file = occ.value;
 		}
 	}
@@ -234,15 +245,20 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
 		if (from_env && *from_env)
 			config_file = from_env;
 	}
-	if (config_file && config_load_file(cfg, config_file, err) < 0)
-		return -1;
+	if (config_file) {
+		r = config_load_file(cfg, config_file, err);
+		if (r < 0)
+			return r;
+	}
 
 	/* Pass 2: flags over the file. */
 	for (i = *idx; i < end;) {
-		if (next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err) < 0)
-			return -1;
-		if (apply_flag(cfg, &occ, err) < 0)
-			return -1;
+		r = next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err);
+		if (r < 0)
+			return r;
+		r = apply_flag(cfg, &occ, err);
+		if (r < 0)
+			return r;
 	}
 	if (end < argc && strcmp(argv[end], "--") == 0)
 		end++;

@@ -1,6 +1,5 @@
 /* The config object's lifetime and the small containers it holds (lists, secrets, dirs). */
 #include "config/internal.h"
-#include "base/exit_codes.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -66,19 +65,6 @@ void config_free(struct config *cfg)
 		dir_free(&cfg->dirs[i]);
 	free(cfg->dirs);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-int config_fail(struct config_error *err, int exit_code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-		err->exit_code = exit_code;
-	}
-	return -1;
 }
 
 int config_msg(char *msg, size_t msgsize, int code, const char *fmt, ...)

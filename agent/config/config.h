@@ -21,15 +21,16 @@
 #ifndef AGENT_CONFIG_H
 #define AGENT_CONFIG_H
 
+#include "base/error.h"
+#include "base/log.h"
+#include "secret_fs/source.h"
+#include "secret_fs/validate.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
-
-#include "base/log.h"
-#include "secret_fs/source.h"
-#include "secret_fs/validate.h"
 
 struct strlist {
 	char **items;
@@ -117,33 +118,33 @@ struct config {
 	gid_t gid;
 };
 
-/* Where an option came from, for messages. */
-struct config_error {
-	char msg[1024]; /* one sentence, e.g. "agent.ini:12: unknown key 'usr' in [agent]" */
-	int exit_code;  /* 78 for config errors, 64 for usage errors */
-};
-
 /* Zeroes and sets defaults. */
 void config_init(struct config *cfg);
 void config_free(struct config *cfg);
 
-/* Reads an INI file (missing or unreadable: exit 78). */
-int config_load_file(struct config *cfg, const char *path, struct config_error *err);
+/* Errors: every function below that can fail returns 0 or a negative errno and fills `err`
+ * (struct agent_error) with one sentence such as "agent.ini:12: unknown key 'usr' in [agent]"
+ * and the failure class: AGENT_FAIL_CONFIG (exit 78) for the file, unknown users and groups,
+ * AGENT_FAIL_USAGE (exit 64) for the command line. */
+
+/* Reads an INI file (missing or unreadable: AGENT_FAIL_CONFIG). */
+int config_load_file(struct config *cfg, const char *path, struct agent_error *err);
 
 /* Parses the option flags shared by run/materialize/watch/check-config starting at argv[*idx],
  * stopping at "--" or the first non-option (left in *idx). --config FILE is loaded first
  * wherever it appears; SECRET_AGENT_CONFIG is used when absent. `allow_notify_pidfile`
- * enables --notify-pidfile (watch). Returns 0 or -1 with err filled (exit 64 usage, 78). */
+ * enables --notify-pidfile (watch). Returns 0 or a negative errno with err filled. */
 int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
-		      bool allow_notify_pidfile, struct config_error *err);
+		      bool allow_notify_pidfile, struct agent_error *err);
 
 /* True when argv[idx..] asks for --help or -h before "--" or the first non-option, so a
  * command can print its usage before any config is loaded. */
 bool config_args_want_help(int argc, char **argv, int idx);
 
 /* Applies defaults that depend on other settings (modes by type, owners, scrub_env), resolves
- * users/groups (unknown: 78), links cert/ca names, checks required keys. Returns 0 or -1. */
-int config_finish(struct config *cfg, struct config_error *err);
+ * users/groups (unknown: AGENT_FAIL_CONFIG), links cert/ca names, checks required keys.
+ * Returns 0 or a negative errno with err filled. */
+int config_finish(struct config *cfg, struct agent_error *err);
 
 /* Whether `name` is listed in [preflight] require_env (or --require-env). */
 bool config_is_required_env(const struct config *cfg, const char *name);

@@ -1,7 +1,6 @@
 /* Defaults that depend on other settings, identities, and cross-references between secrets.
  * After this, every later stage reads resolved numbers and never parses text again. */
 #include "config/internal.h"
-#include "base/exit_codes.h"
 #include "proc/identity.h"
 
 #include <errno.h>
@@ -10,9 +9,9 @@
 #include <unistd.h>
 
 /* A secret given by --secret is fixed on the command line (64); one from the file in it (78). */
-static int origin_exit_code(const char *origin)
+static enum agent_failure origin_failure(const char *origin)
 {
-	return strcmp(origin, "--secret") == 0 ? EXIT_USAGE : EXIT_CONFIG;
+	return strcmp(origin, "--secret") == 0 ? AGENT_FAIL_USAGE : AGENT_FAIL_CONFIG;
 }
 
 /* Owner and group of a secret or dir: its own `owner` (group: its own, else that user's
@@ -47,72 +46,78 @@ static bool is_key_type(enum sfs_secret_type t)
 	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
 }
 
-static int link_partners(struct config *cfg, struct secret_cfg *s, struct config_error *err)
+static int link_partners(struct config *cfg, struct secret_cfg *s, struct agent_error *err)
 {
-	int code = origin_exit_code(s->origin);
+	enum agent_failure failure = origin_failure(s->origin);
 
 	if (s->type == SFS_TYPE_TLS_KEY && !s->cert)
-		return config_fail(err, code,
-				   "%s: secret '%s': a tls-key needs 'cert = NAME' naming its "
-				   "tls-cert secret",
-				   s->origin, s->name);
+		return agent_error_set(err, failure, -EINVAL,
+				       "%s: secret '%s': a tls-key needs 'cert = NAME' naming its "
+				       "tls-cert secret",
+				       s->origin, s->name);
 	if (s->cert) {
 		const struct secret_cfg *c = config_find_secret(cfg, s->cert);
 
 		if (s->type != SFS_TYPE_TLS_KEY)
-			return config_fail(err, code,
-					   "%s: secret '%s': 'cert' applies to type tls-key only",
-					   s->origin, s->name);
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s': 'cert' applies to type tls-key only", s->origin,
+			    s->name);
 		if (!c || c->type != SFS_TYPE_TLS_CERT)
-			return config_fail(err, code,
-					   "%s: secret '%s': cert = %s does not name a tls-cert "
-					   "secret",
-					   s->origin, s->name, s->cert);
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s': cert = %s does not name a tls-cert "
+			    "secret",
+			    s->origin, s->name, s->cert);
 		s->cert_index = (int)(c - cfg->secrets);
 	}
 	if (s->ca) {
 		const struct secret_cfg *c = config_find_secret(cfg, s->ca);
 
 		if (s->type != SFS_TYPE_TLS_CERT)
-			return config_fail(err, code,
-					   "%s: secret '%s': 'ca' applies to type tls-cert only",
-					   s->origin, s->name);
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s': 'ca' applies to type tls-cert only", s->origin,
+			    s->name);
 		if (!c || c == s || (c->type != SFS_TYPE_X509 && c->type != SFS_TYPE_TLS_CERT))
-			return config_fail(err, code,
-					   "%s: secret '%s': ca = %s does not name an x509 secret",
-					   s->origin, s->name, s->ca);
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s': ca = %s does not name an x509 secret", s->origin,
+			    s->name, s->ca);
 		s->ca_index = (int)(c - cfg->secrets);
 	}
 	return 0;
 }
 
-static int finish_secret(struct config *cfg, struct secret_cfg *s, struct config_error *err)
+static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_error *err)
 {
 	char msg[CONFIG_MSG_MAX];
-	int code = origin_exit_code(s->origin);
+	enum agent_failure failure = origin_failure(s->origin);
 
 	if (!s->from)
-		return config_fail(err, code,
-				   "%s: secret '%s' has no 'from' (env:NAME, file:PATH, cred:NAME "
-				   "or -)",
-				   s->origin, s->name);
+		return agent_error_set(
+		    err, failure, -EINVAL,
+		    "%s: secret '%s' has no 'from' (env:NAME, file:PATH, cred:NAME "
+		    "or -)",
+		    s->origin, s->name);
 	for (const struct secret_cfg *o = cfg->secrets; o < s; o++)
 		if (s->to && o->to && strcmp(o->to, s->to) == 0)
-			return config_fail(err, code,
-					   "%s: secret '%s' writes to %s, as secret '%s' does",
-					   s->origin, s->name, s->to, o->name);
+			return agent_error_set(err, failure, -EINVAL,
+					       "%s: secret '%s' writes to %s, as secret '%s' does",
+					       s->origin, s->name, s->to, o->name);
 	if ((s->domain || s->key_id) && !is_key_type(s->type))
-		return config_fail(err, code,
-				   "%s: secret '%s': 'domain' and 'key_id' apply to ed25519 and "
-				   "tls-key secrets only",
-				   s->origin, s->name);
+		return agent_error_set(
+		    err, failure, -EINVAL,
+		    "%s: secret '%s': 'domain' and 'key_id' apply to ed25519 and "
+		    "tls-key secrets only",
+		    s->origin, s->name);
 	if (!s->mode_set)
 		s->mode = (s->type == SFS_TYPE_X509 || s->type == SFS_TYPE_TLS_CERT) ? 0444 : 0400;
 	if (!s->scrub_env_set)
 		s->scrub_env = s->source.kind == SFS_SOURCE_ENV;
 	if (resolve_owner(cfg, s->owner, s->group, &s->uid, &s->gid, msg, sizeof(msg)) < 0)
-		return config_fail(err, EXIT_CONFIG, "%s: secret '%s': %s", s->origin, s->name,
-				   msg);
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "%s: secret '%s': %s",
+				       s->origin, s->name, msg);
 	return link_partners(cfg, s, err);
 }
 
@@ -124,45 +129,51 @@ bool config_is_required_env(const struct config *cfg, const char *name)
 	return false;
 }
 
-int config_finish(struct config *cfg, struct config_error *err)
+int config_finish(struct config *cfg, struct agent_error *err)
 {
 	char msg[CONFIG_MSG_MAX];
 
 	for (size_t i = 0; i < cfg->unset_vars.n; i++)
 		if (!config_is_required_env(cfg, cfg->unset_vars.items[i]))
-			return config_fail(err, EXIT_CONFIG, "%s", cfg->unset_msgs.items[i]);
+			return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "%s",
+					       cfg->unset_msgs.items[i]);
 
 	if (cfg->user) {
 		struct identity id;
 
 		if (identity_resolve(cfg->user, cfg->group, &id, msg, sizeof(msg)) < 0)
-			return config_fail(err, EXIT_CONFIG, "[agent] user: %s", msg);
+			return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "[agent] user: %s",
+					       msg);
 		cfg->has_user = true;
 		cfg->uid = id.uid;
 		cfg->gid = id.gid;
 	} else if (cfg->group) {
-		return config_fail(err, EXIT_CONFIG,
-				   "[agent] group is set without [agent] user; set both");
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "[agent] group is set without [agent] user; set both");
 	} else {
 		cfg->has_user = false;
 		cfg->uid = getuid();
 		cfg->gid = getgid();
 	}
 
-	for (size_t i = 0; i < cfg->nsecrets; i++)
-		if (finish_secret(cfg, &cfg->secrets[i], err) < 0)
-			return -1;
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		int r = finish_secret(cfg, &cfg->secrets[i], err);
+
+		if (r < 0)
+			return r;
+	}
 
 	for (size_t i = 0; i < cfg->ndirs; i++) {
 		struct dir_cfg *d = &cfg->dirs[i];
 
 		if (resolve_owner(cfg, d->owner, d->group, &d->uid, &d->gid, msg, sizeof(msg)) < 0)
-			return config_fail(err, EXIT_CONFIG, "%s: [dir \"%s\"]: %s", d->origin,
-					   d->path, msg);
+			return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+					       "%s: [dir \"%s\"]: %s", d->origin, d->path, msg);
 	}
 
 	if (cfg->on_change == ON_CHANGE_EXEC && !cfg->on_change_exec)
-		return config_fail(err, EXIT_CONFIG, "on_change exec: needs a path");
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "on_change exec: needs a path");
 	log_setup(cfg->log_format, cfg->log_level);
 	return 0;
 }

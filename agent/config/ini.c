@@ -9,7 +9,6 @@
  * inih to the handler below.
  */
 #include "config/internal.h"
-#include "base/exit_codes.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +23,7 @@ enum section_kind { SECTION_NONE, SECTION_AGENT, SECTION_PREFLIGHT, SECTION_SECR
 
 struct ini_state {
 	struct config *cfg;
-	struct config_error *err;
+	struct agent_error *err;
 	FILE *file;
 	const char *path;
 	unsigned lineno;
@@ -51,8 +50,8 @@ static int fail_at(struct ini_state *st, const char *fmt, const char *detail)
 	char where[64];
 
 	snprintf(where, sizeof(where), "%u", st->lineno);
-	config_fail(st->err, EXIT_CONFIG, "%s:%s: %s%s", st->path, where, fmt,
-		    detail ? detail : "");
+	agent_error_set(st->err, AGENT_FAIL_CONFIG, -EINVAL, "%s:%s: %s%s", st->path, where, fmt,
+			detail ? detail : "");
 	st->failed = true;
 	st->fail_line = st->lineno;
 	return 0;
@@ -236,8 +235,9 @@ static char *read_line(char *str, int num, void *stream)
 	n = getline(&st->line, &st->linecap, st->file);
 	if (n < 0) {
 		if (ferror(st->file)) {
-			config_fail(st->err, EXIT_CONFIG, "%s: cannot read config file: %s",
-				    st->path, strerror(errno));
+			agent_error_set(st->err, AGENT_FAIL_CONFIG, -EINVAL,
+					"%s: cannot read config file: %s", st->path,
+					strerror(errno));
 			st->failed = true;
 			st->fail_line = st->lineno + 1;
 		}
@@ -355,41 +355,42 @@ static int handle_key(void *user, const char *section, const char *name, const c
 	return 1;
 }
 
-int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+int config_load_file(struct config *cfg, const char *path, struct agent_error *err)
 {
 	struct ini_state st = {.cfg = cfg, .err = err, .path = path};
 	struct stat sb;
-	int r = -1, parsed;
+	int r = -EINVAL, parsed;
 
 	st.file = fopen(path, "re");
 	if (!st.file) {
-		config_fail(err, EXIT_CONFIG, "cannot read config file %s: %s", path,
-			    strerror(errno));
+		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "cannot read config file %s: %s",
+				path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fileno(st.file), &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		config_fail(err, EXIT_CONFIG, "cannot read config file %s: not a regular file",
-			    path);
+		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				"cannot read config file %s: not a regular file", path);
 		goto out;
 	}
 	free(cfg->config_path);
 	cfg->config_path = strdup(path);
 	if (!cfg->config_path) {
-		config_fail(err, EXIT_CONFIG, "out of memory");
+		agent_error_set(err, AGENT_FAIL_CONFIG, -ENOMEM, "out of memory");
 		goto out;
 	}
 	parsed = ini_parse_stream(read_line, &st, handle_key, &st);
 	if (parsed > 0 && (!st.failed || (unsigned)parsed < st.fail_line)) {
-		config_fail(err, EXIT_CONFIG,
-			    "%s:%d: syntax error (expected 'key = value' or "
-			    "'[section]')",
-			    path, parsed);
+		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				"%s:%d: syntax error (expected 'key = value' or "
+				"'[section]')",
+				path, parsed);
 		goto out;
 	}
 	if (st.failed)
 		goto out;
 	if (parsed < 0) {
-		config_fail(err, EXIT_CONFIG, "%s: cannot parse config file (out of memory)", path);
+		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				"%s: cannot parse config file (out of memory)", path);
 		goto out;
 	}
 	r = 0;

@@ -3,7 +3,7 @@
  *
  * Setters return 0, -ENOENT for a key the section does not have (the caller words "unknown
  * key"), or -EINVAL/-ENOMEM with `msg` holding one sentence without location; the caller
- * prefixes "FILE:LINE: " or the flag name and picks the exit code.
+ * prefixes "FILE:LINE: " or the flag name and picks the failure class (struct agent_error).
  */
 #ifndef AGENT_CONFIG_INTERNAL_H
 #define AGENT_CONFIG_INTERNAL_H
@@ -15,10 +15,6 @@
 #include <stddef.h>
 
 #define CONFIG_MSG_MAX 768
-
-/* Fills err (exit code and message) and returns -1. */
-int config_fail(struct config_error *err, int exit_code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* snprintf into msg and return `code` (a negative errno). */
 int config_msg(char *msg, size_t msgsize, int code, const char *fmt, ...)

@@ -52,7 +52,7 @@ static void write_ini(const char *text)
 /* Loads `text` and expects success. */
 static void load_ok(struct config *cfg, const char *text)
 {
-	struct config_error err = {0};
+	struct agent_error err = {0};
 
 	write_ini(text);
 	config_init(cfg);
@@ -64,13 +64,13 @@ static void load_ok(struct config *cfg, const char *text)
 static void load_fails(const char *text, int line, const char *needle)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 	char where[PATH_MAX + 16];
 
 	write_ini(text);
 	config_init(&cfg);
-	assert_int_equal(config_load_file(&cfg, ini_path, &err), -1);
-	assert_int_equal(err.exit_code, EXIT_CONFIG);
+	assert_true(config_load_file(&cfg, ini_path, &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
 	snprintf(where, sizeof(where), "%s:%d: ", ini_path, line);
 	if (strncmp(err.msg, where, strlen(where)) != 0 || !strstr(err.msg, needle))
 		fail_msg("expected '%s...%s', got '%s'", where, needle, err.msg);
@@ -116,7 +116,7 @@ static void set_example_env(void)
 static void test_example_file(void **state)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 	const struct secret_cfg *s;
 
 	(void)state;
@@ -209,15 +209,15 @@ static void test_list_continuation_lines(void **state)
 static void test_unset_variable_fails_at_finish_unless_required(void **state)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 	char where[PATH_MAX + 16];
 
 	(void)state;
 	unsetenv("CFGT_UNSET");
 	load_ok(&cfg, "[preflight]\n\nwait_tcp = ${CFGT_UNSET}:1\n");
 	assert_int_equal(cfg.wait_tcp.n, 0);
-	assert_int_equal(config_finish(&cfg, &err), -1);
-	assert_int_equal(err.exit_code, EXIT_CONFIG);
+	assert_true(config_finish(&cfg, &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
 	snprintf(where, sizeof(where), "%s:3: ", ini_path);
 	assert_true(strncmp(err.msg, where, strlen(where)) == 0);
 	assert_non_null(strstr(err.msg, "CFGT_UNSET is not set"));
@@ -299,20 +299,20 @@ static void test_long_lines(void **state)
 static void test_missing_file_is_78(void **state)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 
 	(void)state;
 	config_init(&cfg);
-	assert_int_equal(config_load_file(&cfg, "/nonexistent/agent.ini", &err), -1);
-	assert_int_equal(err.exit_code, EXIT_CONFIG);
+	assert_true(config_load_file(&cfg, "/nonexistent/agent.ini", &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
 	assert_non_null(strstr(err.msg, "/nonexistent/agent.ini"));
-	assert_int_equal(config_load_file(&cfg, "/tmp", &err), -1);
-	assert_int_equal(err.exit_code, EXIT_CONFIG);
+	assert_true(config_load_file(&cfg, "/tmp", &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
 	config_free(&cfg);
 }
 
 /* Runs config_parse_args over a NULL-terminated list (argv[0] is the subcommand). */
-static int parse(struct config *cfg, struct config_error *err, int *idx, bool notify,
+static int parse(struct config *cfg, struct agent_error *err, int *idx, bool notify,
 		 const char **args)
 {
 	int argc = 0;
@@ -328,7 +328,7 @@ static int parse(struct config *cfg, struct config_error *err, int *idx, bool no
 static void test_flags_override_file(void **state)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 
 	(void)state;
@@ -374,7 +374,7 @@ static void test_flags_override_file(void **state)
 static void test_secret_flag(void **state)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 	const struct secret_cfg *s;
 
@@ -423,11 +423,11 @@ static void test_secret_flag(void **state)
 static void expect_usage_error(const char **args, bool notify, const char *needle)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 
-	assert_int_equal(parse(&cfg, &err, &idx, notify, args), -1);
-	assert_int_equal(err.exit_code, EXIT_USAGE);
+	assert_true(parse(&cfg, &err, &idx, notify, args) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
 	if (!strstr(err.msg, needle))
 		fail_msg("expected '%s' in '%s'", needle, err.msg);
 	config_free(&cfg);
@@ -468,14 +468,14 @@ static void test_flag_errors_are_usage_errors(void **state)
 	/* A secret from a flag that misses `from` is a usage error too. */
 	{
 		struct config cfg;
-		struct config_error err;
+		struct agent_error err;
 		int idx;
 
 		assert_int_equal(parse(&cfg, &err, &idx, false,
 				       (const char *[]){"run", "--secret", "name=a,to=/x", NULL}),
 				 0);
-		assert_int_equal(config_finish(&cfg, &err), -1);
-		assert_int_equal(err.exit_code, EXIT_USAGE);
+		assert_true(config_finish(&cfg, &err) < 0);
+		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
 		assert_non_null(strstr(err.msg, "no 'from'"));
 		config_free(&cfg);
 	}
@@ -484,7 +484,7 @@ static void test_flag_errors_are_usage_errors(void **state)
 static void test_parsing_stops_at_first_non_option(void **state)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 	const char *args[] = {"validate", "--user", "0", "env:KEY", "--bogus", NULL};
 	const char *dash[] = {"run", "--", "--user", NULL};
@@ -515,7 +515,7 @@ static void test_parsing_stops_at_first_non_option(void **state)
 static void test_notify_pidfile_and_help(void **state)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 	const char *args[] = {"watch", "--notify-pidfile", "/run/app.pid", NULL};
 
@@ -535,7 +535,7 @@ static void test_notify_pidfile_and_help(void **state)
 static void test_config_from_environment(void **state)
 {
 	struct config cfg;
-	struct config_error err;
+	struct agent_error err;
 	int idx;
 	const char *args[] = {"check-config", NULL};
 
@@ -553,8 +553,8 @@ static void test_config_from_environment(void **state)
 			       (const char *[]){"check-config", "--config", ini_path, NULL}),
 			 0);
 	config_free(&cfg);
-	assert_int_equal(parse(&cfg, &err, &idx, false, args), -1);
-	assert_int_equal(err.exit_code, EXIT_CONFIG);
+	assert_true(parse(&cfg, &err, &idx, false, args) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
 	assert_non_null(strstr(err.msg, "/nonexistent.ini"));
 	config_free(&cfg);
 	unsetenv("SECRET_AGENT_CONFIG");
@@ -563,11 +563,11 @@ static void test_config_from_environment(void **state)
 static void finish_fails(const char *text, int exit_code, const char *needle)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 
 	load_ok(&cfg, text);
-	assert_int_equal(config_finish(&cfg, &err), -1);
-	assert_int_equal(err.exit_code, exit_code);
+	assert_true(config_finish(&cfg, &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), exit_code);
 	if (!strstr(err.msg, needle))
 		fail_msg("expected '%s' in '%s'", needle, err.msg);
 	config_free(&cfg);
@@ -607,7 +607,7 @@ static void test_finish_checks(void **state)
 static void test_finish_defaults(void **state)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 
 	(void)state;
 	load_ok(&cfg, "[agent]\nuser = nobody\n"
@@ -646,7 +646,7 @@ static void test_finish_defaults(void **state)
 static void test_plan_never_holds_values(void **state)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	struct agent_error err = {0};
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out;
