@@ -13,6 +13,7 @@ static void fill(struct agent_error *err, enum agent_failure failure, int code)
 	err->failure = failure;
 	err->event = NULL;
 	err->reported = false;
+	err->show_usage = false;
 }
 
 int agent_error_set(struct agent_error *err, enum agent_failure failure, int code, const char *fmt,
@@ -29,6 +30,37 @@ int agent_error_set(struct agent_error *err, enum agent_failure failure, int cod
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int agent_error_logged(struct agent_error *err, enum agent_failure failure, int code,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (code >= 0)
+		code = -EINVAL;
+	if (!err)
+		return code;
+	fill(err, failure, code);
+	err->reported = true;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int agent_error_usage(struct agent_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return -EINVAL;
+	fill(err, AGENT_FAIL_USAGE, -EINVAL);
+	err->show_usage = true;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
 }
 
 int agent_error_from_sfs(struct agent_error *err, enum agent_failure failure,
@@ -65,11 +97,15 @@ void agent_error_prefix(struct agent_error *err, const char *fmt, ...)
 int agent_exit_code(enum agent_failure failure)
 {
 	static const int table[] = {
-		[AGENT_FAIL_SOFTWARE] = EXIT_SOFTWARE,	     [AGENT_FAIL_USAGE] = EXIT_USAGE,
-		[AGENT_FAIL_INVALID] = EXIT_INVALID,	     [AGENT_FAIL_UNAVAILABLE] = EXIT_UNAVAILABLE,
-		[AGENT_FAIL_CANTCREAT] = EXIT_CANTCREAT,     [AGENT_FAIL_NOPERM] = EXIT_NOPERM,
-		[AGENT_FAIL_CONFIG] = EXIT_CONFIG,	     [AGENT_FAIL_NOEXEC] = EXIT_EXEC_NOT_EXECUTABLE,
-		[AGENT_FAIL_NOTFOUND] = EXIT_EXEC_NOT_FOUND,
+	    [AGENT_FAIL_SOFTWARE] = EXIT_SOFTWARE,
+	    [AGENT_FAIL_USAGE] = EXIT_USAGE,
+	    [AGENT_FAIL_INVALID] = EXIT_INVALID,
+	    [AGENT_FAIL_UNAVAILABLE] = EXIT_UNAVAILABLE,
+	    [AGENT_FAIL_CANTCREAT] = EXIT_CANTCREAT,
+	    [AGENT_FAIL_NOPERM] = EXIT_NOPERM,
+	    [AGENT_FAIL_CONFIG] = EXIT_CONFIG,
+	    [AGENT_FAIL_NOEXEC] = EXIT_EXEC_NOT_EXECUTABLE,
+	    [AGENT_FAIL_NOTFOUND] = EXIT_EXEC_NOT_FOUND,
 	};
 
 	if ((unsigned)failure >= sizeof(table) / sizeof(table[0]))

@@ -3,11 +3,12 @@
  * printed; errors go to stderr as one plain line, since this command is read by people. */
 #include "cmd/commands.h"
 #include "config/config.h"
-#include "base/exit_codes.h"
+#include "proc/process_setup.h"
 
+#include <errno.h>
 #include <stdio.h>
 
-static void usage(FILE *out)
+void cmd_check_config_usage(FILE *out)
 {
 	fprintf(
 	    out,
@@ -34,45 +35,35 @@ static void usage(FILE *out)
 	    "exit: 0 valid, 64 usage error, 78 configuration error\n");
 }
 
-int cmd_check_config(int argc, char **argv)
+int cmd_check_config(int argc, char **argv, struct agent_error *err)
 {
 	struct config cfg;
-	struct agent_error err = {.failure = AGENT_FAIL_CONFIG};
-	int idx = 1, rc;
+	int idx = 1, r;
 
 	if (config_args_want_help(argc, argv, 1)) {
-		usage(stdout);
-		return EXIT_OK;
+		cmd_check_config_usage(stdout);
+		return 0;
 	}
 	config_init(&cfg);
-	rc = agent_process_setup();
-	if (rc != EXIT_OK)
+	r = agent_process_setup(err);
+	if (r < 0)
 		goto out;
 	/* --notify-pidfile is accepted so a `watch` command line can be checked as it is. */
-	if (config_parse_args(&cfg, argc, argv, &idx, true, &err) < 0) {
-		fprintf(stderr, "secret-agent: check-config: %s\n", err.msg);
-		rc = agent_exit_code(err.failure);
+	r = config_parse_args(&cfg, argc, argv, &idx, true, err);
+	if (r < 0)
 		goto out;
-	}
 	if (idx < argc) {
-		fprintf(stderr, "secret-agent: check-config: unexpected argument '%s'\n\n",
-			argv[idx]);
-		usage(stderr);
-		rc = EXIT_USAGE;
+		r = agent_error_usage(err, "unexpected argument '%s'", argv[idx]);
 		goto out;
 	}
 	if (!cfg.config_path && argc <= 1) {
-		fprintf(stderr, "secret-agent: check-config: no configuration: give --config FILE "
-				"or set SECRET_AGENT_CONFIG\n\n");
-		usage(stderr);
-		rc = EXIT_USAGE;
+		r = agent_error_usage(err, "no configuration: give --config FILE or set "
+					   "SECRET_AGENT_CONFIG");
 		goto out;
 	}
-	if (config_finish(&cfg, &err) < 0) {
-		fprintf(stderr, "secret-agent: check-config: %s\n", err.msg);
-		rc = agent_exit_code(err.failure);
+	r = config_finish(&cfg, err);
+	if (r < 0)
 		goto out;
-	}
 	if (cfg.unset_vars.n > 0) {
 		/* Only required variables are left here (config_finish refused the others): name
 		 * each, in the preflight's words, since the plan cannot be expanded without them.
@@ -82,13 +73,13 @@ int cmd_check_config(int argc, char **argv)
 				"secret-agent: check-config: Required environment variable %s "
 				"is not set\n",
 				cfg.unset_vars.items[i]);
-		rc = EXIT_CONFIG;
+		r = agent_error_logged(err, AGENT_FAIL_CONFIG, -ENOENT,
+				       "required environment variables are not set");
 		goto out;
 	}
 	config_print_plan(&cfg, stdout);
 	fflush(stdout);
-	rc = EXIT_OK;
 out:
 	config_free(&cfg);
-	return rc;
+	return r;
 }

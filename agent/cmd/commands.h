@@ -1,16 +1,24 @@
 /* Subcommands. Each takes argc/argv after the subcommand name (argv[0] is the subcommand) and
- * returns the process exit code. */
+ * returns the exit status when it finished (0, or the service child's status for run), or a
+ * negative errno with `err` filled: main reports that error once and exits with its failure
+ * class's status. Each has a usage printer, which main also prints after a usage error. */
 #ifndef AGENT_COMMANDS_H
 #define AGENT_COMMANDS_H
 
-int cmd_run(int argc, char **argv);
-int cmd_materialize(int argc, char **argv);
-int cmd_watch(int argc, char **argv);
-int cmd_validate(int argc, char **argv);
-int cmd_check_config(int argc, char **argv);
+#include "base/error.h"
 
-/* Process-wide hardening every command starts with: umask 077, soft RLIMIT_CORE 0,
- * PR_SET_DUMPABLE 0, libsodium initialised. Returns 0 or an exit code. */
-int agent_process_setup(void);
+#include <stdio.h>
+
+int cmd_run(int argc, char **argv, struct agent_error *err);
+int cmd_materialize(int argc, char **argv, struct agent_error *err);
+int cmd_watch(int argc, char **argv, struct agent_error *err);
+int cmd_validate(int argc, char **argv, struct agent_error *err);
+int cmd_check_config(int argc, char **argv, struct agent_error *err);
+
+void cmd_run_usage(FILE *out);
+void cmd_materialize_usage(FILE *out);
+void cmd_watch_usage(FILE *out);
+void cmd_validate_usage(FILE *out);
+void cmd_check_config_usage(FILE *out);
 
 #endif

@@ -1,50 +1,138 @@
 #include "cmd/lifecycle.h"
 
-#include "base/exit_codes.h"
 #include "base/log.h"
+#include "proc/process_setup.h"
+#include "proc/supervise.h"
 #include "secrets/preflight.h"
+#include "secrets/rotation.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-int startup_first_materialization(struct config *cfg, struct ev_loop *loop, struct materializer *m,
-				  bool *have_materializer)
+void lifecycle_init(struct lifecycle *lc, const char *command, bool has_child)
 {
-	int rc, r;
-
-	*have_materializer = false;
-	rc = preflight_run(cfg, loop);
-	if (rc != EXIT_OK)
-		return rc;
-	r = materializer_init(m, cfg);
-	if (r < 0) {
-		log_error("materialize_failed", NULL, "%s", strerror(-r));
-		return EXIT_SOFTWARE;
-	}
-	*have_materializer = true;
-	rc = materializer_make_dirs(m);
-	if (rc == EXIT_OK)
-		rc = materializer_apply(m, NULL, NULL);
-	return rc;
+	memset(lc, 0, sizeof(*lc));
+	lc->command = command;
+	lc->has_child = has_child;
+	lc->sigfd = -1;
+	lc->loop.epfd = -1;
+	/* Recorded before anything changes them: the child gets them back. */
+	signals_record_inherited(&lc->inherited, umask(077));
+	config_init(&lc->cfg);
 }
 
-int startup_check_sources_readable(const struct config *cfg, const struct privdrop_plan *plan)
+void lifecycle_free(struct lifecycle *lc)
+{
+	rotation_stop(lc->rot);
+	supervisor_destroy(lc->sv);
+	if (lc->sigfd >= 0)
+		close(lc->sigfd);
+	if (lc->have_materializer)
+		materializer_free(&lc->m);
+	if (lc->loop.epfd >= 0)
+		ev_close(&lc->loop);
+	config_free(&lc->cfg);
+}
+
+int lifecycle_parse(struct lifecycle *lc, int argc, char **argv, int *idx, struct agent_error *err)
+{
+	int r = agent_process_setup(err);
+
+	if (r < 0)
+		return r;
+	/* Blocked from the start: a SIGTERM before the loop runs is read later. */
+	lc->sigfd = signals_take_over(&lc->inherited);
+	if (lc->sigfd < 0)
+		return agent_error_set(err, AGENT_FAIL_SOFTWARE, lc->sigfd,
+				       "cannot take over signals: %s", strerror(-lc->sigfd));
+	/* Only watch notifies through a pidfile. */
+	return config_parse_args(&lc->cfg, argc, argv, idx, !lc->has_child, err);
+}
+
+int lifecycle_finish_config(struct lifecycle *lc, struct agent_error *err)
+{
+	return config_finish(&lc->cfg, err);
+}
+
+int lifecycle_first_materialization(struct config *cfg, struct ev_loop *loop,
+				    struct materializer *m, bool *have_materializer,
+				    struct agent_error *err)
+{
+	int r;
+
+	*have_materializer = false;
+	r = preflight_run(cfg, loop, err);
+	if (r < 0)
+		return r;
+	r = materializer_init(m, cfg);
+	if (r < 0) {
+		agent_error_set(err, AGENT_FAIL_SOFTWARE, r, "%s", strerror(-r));
+		err->event = "materialize_failed";
+		return r;
+	}
+	*have_materializer = true;
+	r = materializer_make_dirs(m, err);
+	if (r == 0)
+		r = materializer_apply(m, NULL, NULL, err);
+	return r;
+}
+
+static void log_drop(const struct lifecycle *lc)
+{
+	const struct config *cfg = &lc->cfg;
+	const struct privdrop_plan *plan = &lc->plan;
+	char uid[16], gid[16], groups[256] = "";
+	size_t len = 0;
+
+	if (!plan->change_ids) {
+		if (!cfg->user && geteuid() == 0)
+			log_warn("running_as_root", NULL,
+				 "no [agent] user is set: %s; set [agent] user "
+				 "to drop privileges",
+				 lc->has_child ? "the child runs as root"
+					       : "the watcher keeps running as root");
+		else if (cfg->user && lc->has_child)
+			log_warn(
+			    "privdrop_skipped", NULL,
+			    "not started as root: [agent] user %s is not applied, staying uid %u",
+			    cfg->user, (unsigned)getuid());
+		return;
+	}
+	if (!lc->has_child)
+		return;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)plan->uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)plan->gid);
+	for (size_t i = 0; i < plan->ngroups && len < sizeof(groups) - 16; i++)
+		len += (size_t)snprintf(groups + len, sizeof(groups) - len, "%s%u", i ? "," : "",
+					(unsigned)plan->groups[i]);
+	log_event(LOG_INFO, "privileges_dropped", NULL,
+		  (const char *[]){"uid", uid, "gid", gid, "groups", groups, NULL},
+		  "running as %s%s", plan->user_name[0] ? plan->user_name : uid,
+		  plan->keep_watcher_caps ? " (privileged watcher)" : "");
+}
+
+/* After the drop: every file and credential source must still be readable by the agent, or
+ * rotation would fail later; this fails now, with the fix in the message. */
+static int check_sources_readable(const struct config *cfg, const struct privdrop_plan *plan,
+				  struct agent_error *err)
 {
 	char path[4096];
 
 	/* Still root, or keeping CAP_DAC_READ_SEARCH: every source stays readable. */
 	if (!plan->change_ids || plan->keep_watcher_caps)
-		return EXIT_OK;
+		return 0;
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		const struct secret_cfg *s = &cfg->secrets[i];
-		struct sfs_error err;
+		struct sfs_error serr;
 		int fd;
 
 		if (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED)
 			continue;
-		if (sfs_source_path(&s->source, path, sizeof(path), &err) < 0)
+		if (sfs_source_path(&s->source, path, sizeof(path), &serr) < 0)
 			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (fd >= 0) {
@@ -52,12 +140,95 @@ int startup_check_sources_readable(const struct config *cfg, const struct privdr
 			continue;
 		}
 		if (errno == EACCES || errno == EPERM) {
-			log_error("source_unreadable", s->name,
-				  "source %s is not readable by uid %u: make it readable or set "
-				  "[agent] privileged_watcher = yes",
-				  s->source.spec, (unsigned)plan->uid);
-			return EXIT_NOPERM;
+			int r = agent_error_logged(
+			    err, AGENT_FAIL_NOPERM, -errno,
+			    "source %s is not readable by uid %u: make it readable or set "
+			    "[agent] privileged_watcher = yes",
+			    s->source.spec, (unsigned)plan->uid);
+			log_error("source_unreadable", s->name, "%s", err->msg);
+			return r;
 		}
 	}
-	return EXIT_OK;
+	return 0;
+}
+
+int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
+{
+	int r;
+
+	log_setup(lc->cfg.log_format, lc->cfg.log_level);
+	r = privdrop_plan_make(&lc->plan, lc->cfg.user, lc->cfg.group, lc->cfg.privileged_watcher,
+			       err);
+	if (r < 0) {
+		err->event = "config_error";
+		return r;
+	}
+	r = ev_init(&lc->loop);
+	if (r < 0) {
+		agent_error_set(err, AGENT_FAIL_SOFTWARE, r, "%s", strerror(-r));
+		err->event = "event_loop_failed";
+		return r;
+	}
+	r = lifecycle_first_materialization(&lc->cfg, &lc->loop, &lc->m, &lc->have_materializer,
+					    err);
+	if (r < 0)
+		return r;
+	log_drop(lc);
+	r = privdrop_agent(&lc->plan, err);
+	if (r < 0) {
+		if (lc->has_child) {
+			char why[AGENT_ERROR_MAX];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			agent_error_set(err, AGENT_FAIL_NOPERM, r, "%s: the child is not started",
+					why);
+		}
+		err->event = "privdrop_failed";
+		return r;
+	}
+	return check_sources_readable(&lc->cfg, &lc->plan, err);
+}
+
+int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *err)
+{
+	const struct supervisor_opts sopts = {
+	    .grace_ms = lc->cfg.grace_ms,
+	    .kill_after_ms = lc->cfg.kill_after_ms,
+	    .signal_group = lc->cfg.signal_group,
+	};
+	struct rotation_notify notify = {.notify_pidfile = lc->cfg.notify_pidfile};
+	int status, r;
+
+	if (lc->has_child) {
+		lc->spec.argv = child_argv;
+		lc->spec.inherited = &lc->inherited;
+		lc->spec.plan = &lc->plan;
+		child_spec_socket_activation(&lc->spec);
+	}
+	r = supervisor_create(&lc->sv, &lc->loop, &sopts, lc->has_child ? &lc->spec : NULL,
+			      lc->sigfd, err);
+	lc->sigfd = -1; /* owned by the supervisor, even on failure */
+	if (r < 0) {
+		err->event = lc->has_child ? "supervisor_failed" : "event_loop_failed";
+		return r;
+	}
+	if (lc->has_child) {
+		r = supervisor_start(lc->sv, err);
+		if (r < 0)
+			return r;
+	}
+	notify.sv = lc->sv;
+	r = rotation_start(&lc->rot, &lc->loop, &lc->m, &notify, err);
+	if (r < 0) {
+		/* watch has nothing left to do; run stops the child it started. */
+		if (!lc->has_child)
+			return r;
+		supervisor_shutdown(lc->sv, agent_exit_code(err->failure));
+	}
+	if (!lc->has_child)
+		log_info("watch_ready", NULL, "%zu secret(s) written; watching for rotation",
+			 lc->cfg.nsecrets);
+	status = supervisor_run(lc->sv);
+	log_event(LOG_INFO, "agent_exit", NULL, NULL, "exit code %d", status);
+	return status;
 }

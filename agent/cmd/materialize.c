@@ -2,17 +2,14 @@
  * §13: steps 1-5). Preflight, then every secret read, validated and written as one set with the
  * [dir] sections; exit 0 when done. Nothing is written when the config, the preflight or any
  * secret fails. */
-#include "cmd/commands.h"
-#include "config/config.h"
-#include "base/event_loop.h"
-#include "base/exit_codes.h"
 #include "base/log.h"
-#include "secrets/materialize.h"
+#include "cmd/commands.h"
 #include "cmd/lifecycle.h"
+#include "proc/process_setup.h"
 
 #include <stdio.h>
 
-static void usage(FILE *out)
+void cmd_materialize_usage(FILE *out)
 {
 	fprintf(
 	    out,
@@ -32,47 +29,44 @@ static void usage(FILE *out)
 	    "      73 cannot write, 77 permission, 78 configuration or missing env var\n");
 }
 
-int cmd_materialize(int argc, char **argv)
+int cmd_materialize(int argc, char **argv, struct agent_error *err)
 {
 	struct config cfg;
-	struct agent_error err = {.failure = AGENT_FAIL_CONFIG};
 	struct materializer m = {0};
 	struct ev_loop loop = {.epfd = -1};
 	bool have_m = false;
-	int idx = 1, rc;
+	int idx = 1, r;
 
 	if (config_args_want_help(argc, argv, 1)) {
-		usage(stdout);
-		return EXIT_OK;
+		cmd_materialize_usage(stdout);
+		return 0;
 	}
 	config_init(&cfg);
-	rc = agent_process_setup();
-	if (rc != EXIT_OK)
+	r = agent_process_setup(err);
+	if (r < 0)
 		goto out;
-	if (config_parse_args(&cfg, argc, argv, &idx, false, &err) < 0) {
-		log_event(LOG_ERROR, "config_error", NULL, NULL, "%s", err.msg);
-		rc = agent_exit_code(err.failure);
+	r = config_parse_args(&cfg, argc, argv, &idx, false, err);
+	if (r < 0) {
+		err->event = "config_error";
 		goto out;
 	}
 	if (idx < argc) {
-		fprintf(stderr, "secret-agent: materialize: unexpected argument '%s'\n\n",
-			argv[idx]);
-		usage(stderr);
-		rc = EXIT_USAGE;
+		r = agent_error_usage(err, "unexpected argument '%s'", argv[idx]);
 		goto out;
 	}
-	if (config_finish(&cfg, &err) < 0) {
-		log_event(LOG_ERROR, "config_error", NULL, NULL, "%s", err.msg);
-		rc = agent_exit_code(err.failure);
+	r = config_finish(&cfg, err);
+	if (r < 0) {
+		err->event = "config_error";
 		goto out;
 	}
-	if (ev_init(&loop) < 0) {
-		log_error("internal_error", NULL, "cannot create the event loop");
-		rc = EXIT_SOFTWARE;
+	r = ev_init(&loop);
+	if (r < 0) {
+		agent_error_set(err, AGENT_FAIL_SOFTWARE, r, "cannot create the event loop");
+		err->event = "internal_error";
 		goto out;
 	}
-	rc = startup_first_materialization(&cfg, &loop, &m, &have_m);
-	if (rc == EXIT_OK)
+	r = lifecycle_first_materialization(&cfg, &loop, &m, &have_m, err);
+	if (r == 0)
 		log_info("materialized", NULL, "%zu secrets, %zu directories", cfg.nsecrets,
 			 cfg.ndirs);
 out:
@@ -81,5 +75,5 @@ out:
 	if (loop.epfd >= 0)
 		ev_close(&loop);
 	config_free(&cfg);
-	return rc;
+	return r;
 }

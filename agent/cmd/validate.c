@@ -3,10 +3,12 @@
  *
  * env: sources are scrubbed after reading, as in every other command: validate has no child,
  * but fewer copies of a key in memory is still fewer. */
-#include "cmd/commands.h"
-#include "base/exit_codes.h"
-#include "secret_fs/source.h"
 #include "secret_fs/validate.h"
+
+#include "cmd/commands.h"
+#include "proc/process_setup.h"
+#include "secret_fs/source.h"
+#include "secrets/materialize.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -33,7 +35,7 @@ struct partner {
 	bool present;
 };
 
-static void usage(FILE *out)
+void cmd_validate_usage(FILE *out)
 {
 	fprintf(
 	    out,
@@ -73,8 +75,9 @@ static int parse_warn_days(const char *s, int *out)
 	return 0;
 }
 
-/* Returns 0, or an exit code for a usage error (already reported). */
-static int parse_args(int argc, char **argv, struct validate_opts *o, bool *help)
+/* Returns 0 or -EINVAL with the usage error in `err`. */
+static int parse_args(int argc, char **argv, struct validate_opts *o, bool *help,
+		      struct agent_error *err)
 {
 	static const struct option longopts[] = {
 	    {"type", required_argument, NULL, 't'},
@@ -95,12 +98,10 @@ static int parse_args(int argc, char **argv, struct validate_opts *o, bool *help
 		switch (c) {
 		case 't':
 			if (sfs_type_parse(optarg, &o->type) < 0 || o->type == SFS_TYPE_OPAQUE) {
-				fprintf(
-				    stderr,
-				    "secret-agent: validate: unknown --type '%s' (auto, ed25519, "
-				    "x509, tls-cert, tls-key)\n",
-				    optarg);
-				return EXIT_USAGE;
+				return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+						       "unknown --type '%s' (auto, ed25519, x509, "
+						       "tls-cert, tls-key)",
+						       optarg);
 			}
 			break;
 		case 'd':
@@ -117,12 +118,10 @@ static int parse_args(int argc, char **argv, struct validate_opts *o, bool *help
 			break;
 		case 'w':
 			if (parse_warn_days(optarg, &o->warn_days) < 0) {
-				fprintf(
-				    stderr,
-				    "secret-agent: validate: --warn-days takes a number of days "
-				    "(0 to 36500), not '%s'\n",
-				    optarg);
-				return EXIT_USAGE;
+				return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+						       "--warn-days takes a number of days (0 to "
+						       "36500), not '%s'",
+						       optarg);
 			}
 			break;
 		case 'j':
@@ -132,41 +131,34 @@ static int parse_args(int argc, char **argv, struct validate_opts *o, bool *help
 			*help = true;
 			return 0;
 		case ':':
-			fprintf(stderr, "secret-agent: validate: %s needs a value\n\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return agent_error_usage(err, "%s needs a value", argv[optind - 1]);
 		default:
-			fprintf(stderr, "secret-agent: validate: unknown option '%s'\n\n",
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return agent_error_usage(err, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "secret-agent: validate: no SOURCE given\n\n");
-		usage(stderr);
-		return EXIT_USAGE;
+		return agent_error_usage(err, "no SOURCE given");
 	}
 	if (o->type == SFS_TYPE_TLS_KEY && !o->cert_spec) {
-		fprintf(stderr, "secret-agent: validate: --type tls-key needs --cert SOURCE\n");
-		return EXIT_USAGE;
+		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+				       "--type tls-key needs --cert SOURCE");
 	}
 	return 0;
 }
 
 static size_t max_bytes_for(enum sfs_secret_type type)
 {
-	return type == SFS_TYPE_ED25519 || type == SFS_TYPE_TLS_KEY ? SFS_MAX_KEY_BYTES
-								    : SFS_MAX_SECRET_BYTES;
+	return secret_type_is_key(type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES;
 }
 
-/* Reads one SOURCE. Returns 0 or an exit code, with the one-line reason in `err`. */
-static int read_source(const char *spec, size_t max, struct sfs_secret *out, struct sfs_error *err)
+/* Reads one SOURCE. Returns 0 or a negative errno, with the one-line reason in `err` and the
+ * failure class in *failure. */
+static int read_source(const char *spec, size_t max, struct sfs_secret *out, struct sfs_error *err,
+		       enum agent_failure *failure)
 {
 	struct sfs_source src = {0};
 	struct sfs_read_opts ropts = {.max_bytes = max, .keep_env = false};
-	int r, rc = EXIT_OK;
+	int r;
 
 	r = sfs_source_parse(spec, &src, err);
 	if (r == 0)
@@ -177,29 +169,30 @@ static int read_source(const char *spec, size_t max, struct sfs_secret *out, str
 			sfs_error_set(
 			    err, r, "No signing key available: environment variable %s is not set",
 			    src.ref);
-		rc = EXIT_CONFIG;
+		*failure = AGENT_FAIL_CONFIG;
 	} else if (r == -ENOMEM)
-		rc = EXIT_SOFTWARE;
+		*failure = AGENT_FAIL_SOFTWARE;
 	else if (r < 0)
-		rc = EXIT_INVALID;
+		*failure = AGENT_FAIL_INVALID;
 	sfs_source_free(&src);
-	return rc;
+	return r;
 }
 
-static int read_partner(const char *spec, const char *what, struct partner *p)
+static int read_partner(const char *spec, const char *what, struct partner *p,
+			enum agent_failure *failure)
 {
 	struct sfs_error err = {0};
-	int rc;
+	int r;
 
 	if (!spec)
-		return EXIT_OK;
-	rc = read_source(spec, SFS_MAX_SECRET_BYTES, &p->bytes, &err);
-	if (rc != EXIT_OK) {
+		return 0;
+	r = read_source(spec, SFS_MAX_SECRET_BYTES, &p->bytes, &err, failure);
+	if (r < 0) {
 		fprintf(stderr, "%s: %s (%s)\n", spec, err.msg, what);
-		return rc;
+		return r;
 	}
 	p->present = true;
-	return EXIT_OK;
+	return 0;
 }
 
 static void format_time(time_t t, char *buf, size_t size)
@@ -308,9 +301,9 @@ static json_object *json_result(const char *spec, const struct validate_opts *o,
 	return obj;
 }
 
-/* Validates one SOURCE and reports it. Returns its exit code. */
+/* Validates one SOURCE and reports it. Returns 0 or a negative errno with *failure set. */
 static int validate_one(const char *spec, const struct validate_opts *o, const struct partner *cert,
-			const struct partner *ca, json_object *list)
+			const struct partner *ca, json_object *list, enum agent_failure *failure)
 {
 	struct sfs_secret bytes = {0};
 	struct sfs_validate_result res = {0};
@@ -325,70 +318,77 @@ static int validate_one(const char *spec, const struct validate_opts *o, const s
 	    .ca_len = ca->present ? ca->bytes.len : 0,
 	    .warn_days = o->warn_days,
 	};
-	int rc;
+	int r;
 
 	res.type = o->type;
-	rc = read_source(spec, max_bytes_for(o->type), &bytes, &err);
-	if (rc == EXIT_OK) {
+	r = read_source(spec, max_bytes_for(o->type), &bytes, &err, failure);
+	if (r == 0) {
 		req.data = bytes.data;
 		req.len = bytes.len;
-		if (sfs_validate(&req, &res, &err) < 0)
-			rc = err.code == -ENOMEM ? EXIT_SOFTWARE : EXIT_INVALID;
+		r = sfs_validate(&req, &res, &err);
+		if (r < 0)
+			*failure = r == -ENOMEM ? AGENT_FAIL_SOFTWARE : AGENT_FAIL_INVALID;
 	}
-	if (rc != EXIT_OK)
+	if (r < 0)
 		fprintf(stderr, "%s: %s\n", spec, err.msg);
 	if (o->json)
-		json_object_array_add(list, json_result(spec, o, &res, rc ? err.msg : NULL));
-	else if (rc == EXIT_OK)
+		json_object_array_add(list, json_result(spec, o, &res, r < 0 ? err.msg : NULL));
+	else if (r == 0)
 		print_text(spec, o, &res);
 	else
 		printf("source: %s\ntype: %s\nstatus: invalid\n\n", spec, sfs_type_name(res.type));
 	sfs_validate_result_free(&res);
 	sfs_secret_free(&bytes);
-	return rc;
+	return r;
 }
 
-/* The most telling code wins: unset env (78) over invalid (65). */
-static int worse(int a, int b)
+/* The most telling failure wins: internal over an unset env var over invalid. */
+static int worse(int have, enum agent_failure *kept, int r, enum agent_failure next)
 {
-	if (a == EXIT_SOFTWARE || b == EXIT_SOFTWARE)
-		return EXIT_SOFTWARE;
-	if (a == EXIT_CONFIG || b == EXIT_CONFIG)
-		return EXIT_CONFIG;
-	return a ? a : b;
+	if (r >= 0)
+		return have;
+	if (have == 0 || next == AGENT_FAIL_SOFTWARE ||
+	    (next == AGENT_FAIL_CONFIG && *kept != AGENT_FAIL_SOFTWARE)) {
+		*kept = next;
+		return r;
+	}
+	return have;
 }
 
-int cmd_validate(int argc, char **argv)
+int cmd_validate(int argc, char **argv, struct agent_error *err)
 {
 	struct validate_opts o = {.type = SFS_TYPE_AUTO};
 	struct partner cert = {0}, ca = {0};
 	json_object *doc = NULL, *list = NULL;
+	enum agent_failure failure = AGENT_FAIL_SOFTWARE, one;
 	bool help = false;
-	int rc;
+	int r;
 
-	rc = parse_args(argc, argv, &o, &help);
-	if (rc != EXIT_OK)
-		return rc;
+	r = parse_args(argc, argv, &o, &help, err);
+	if (r < 0)
+		return r;
 	if (help) {
-		usage(stdout);
-		return EXIT_OK;
+		cmd_validate_usage(stdout);
+		return 0;
 	}
-	rc = agent_process_setup();
-	if (rc != EXIT_OK)
-		return rc;
+	r = agent_process_setup(err);
+	if (r < 0)
+		return r;
 	if (o.json) {
 		doc = json_object_new_object();
 		list = json_object_new_array();
 		json_object_object_add(doc, "results", list);
 	}
-	rc = read_partner(o.cert_spec, "certificate given with --cert", &cert);
-	if (rc == EXIT_OK)
-		rc = read_partner(o.ca_spec, "CA bundle given with --ca", &ca);
-	if (rc == EXIT_OK)
-		for (int i = optind; i < argc; i++)
-			rc = worse(rc, validate_one(argv[i], &o, &cert, &ca, list));
+	r = read_partner(o.cert_spec, "certificate given with --cert", &cert, &failure);
+	if (r == 0)
+		r = read_partner(o.ca_spec, "CA bundle given with --ca", &ca, &failure);
+	if (r == 0)
+		for (int i = optind; i < argc; i++) {
+			int v = validate_one(argv[i], &o, &cert, &ca, list, &one);
+			r = worse(r, &failure, v, one);
+		}
 	if (doc) {
-		json_object_object_add(doc, "valid", json_object_new_boolean(rc == EXIT_OK));
+		json_object_object_add(doc, "valid", json_object_new_boolean(r == 0));
 		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(doc);
@@ -396,5 +396,8 @@ int cmd_validate(int argc, char **argv)
 	fflush(stdout);
 	sfs_secret_free(&cert.bytes);
 	sfs_secret_free(&ca.bytes);
-	return rc;
+	/* Every failing SOURCE was named on stderr above. */
+	if (r < 0)
+		return agent_error_logged(err, failure, r, "validation failed");
+	return 0;
 }

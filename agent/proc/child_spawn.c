@@ -1,7 +1,5 @@
 #include "proc/child_spawn.h"
 
-#include "base/exit_codes.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,15 +18,17 @@ struct exec_report {
 	int error;
 };
 
+/* What the failed child exits with (a table lookup: fine in the vfork child). */
 static int exit_code_for(enum child_failure stage, int error)
 {
 	if (stage == CHILD_FAILED_EXEC)
-		return (error == ENOENT || error == ENOTDIR || error == ENAMETOOLONG)
-			   ? EXIT_EXEC_NOT_FOUND
-			   : EXIT_EXEC_NOT_EXECUTABLE;
+		return agent_exit_code(
+		    (error == ENOENT || error == ENOTDIR || error == ENAMETOOLONG)
+			? AGENT_FAIL_NOTFOUND
+			: AGENT_FAIL_NOEXEC);
 	if (stage == CHILD_FAILED_PRIVDROP)
-		return EXIT_NOPERM;
-	return EXIT_SOFTWARE;
+		return agent_exit_code(AGENT_FAIL_NOPERM);
+	return agent_exit_code(AGENT_FAIL_SOFTWARE);
 }
 
 static void __attribute__((noreturn)) child_fail(int report_fd, enum child_failure stage, int error)
@@ -167,7 +167,7 @@ child_main(const struct child_spec *spec, struct child_env *ce, int cap_last, in
 	child_fail(report_fd, CHILD_FAILED_EXEC, errno);
 }
 
-int child_spawn(const struct child_spec *spec, struct child_result *out, struct sfs_error *err)
+int child_spawn(const struct child_spec *spec, struct child_result *out, struct agent_error *err)
 {
 	int cap_last = privdrop_cap_last_cap();
 	struct exec_report rep;
@@ -179,13 +179,13 @@ int child_spawn(const struct child_spec *spec, struct child_result *out, struct 
 	memset(out, 0, sizeof(*out));
 	r = child_env_build(spec, &ce);
 	if (r < 0)
-		return sfs_error_set(err, r, "cannot prepare the child's environment: %s",
-				     strerror(-r));
+		return agent_error_set(err, AGENT_FAIL_SOFTWARE, r,
+				       "cannot prepare the child's environment: %s", strerror(-r));
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		r = -errno;
 		child_env_free(&ce);
-		return sfs_error_set(err, r, "cannot create the exec report pipe: %s",
-				     strerror(-r));
+		return agent_error_set(err, AGENT_FAIL_SOFTWARE, r,
+				       "cannot create the exec report pipe: %s", strerror(-r));
 	}
 	/* vfork: no copy of the agent's page tables and no copy-on-write faults before exec
 	 * (fork cost ~3 ms here, most of the time to the service's first instruction); the agent
@@ -200,7 +200,8 @@ int child_spawn(const struct child_spec *spec, struct child_result *out, struct 
 	close(pipefd[1]);
 	if (pid < 0) {
 		close(pipefd[0]);
-		return sfs_error_set(err, r, "cannot start the child: %s", strerror(-r));
+		return agent_error_set(err, AGENT_FAIL_SOFTWARE, r, "cannot start the child: %s",
+				       strerror(-r));
 	}
 	out->pid = pid;
 	/* EOF means exec closed the pipe: the service is running. */

@@ -11,8 +11,8 @@
 #ifndef AGENT_CHILD_SPAWN_H
 #define AGENT_CHILD_SPAWN_H
 
+#include "base/error.h"
 #include "proc/privdrop.h"
-#include "secret_fs/error.h"
 #include "proc/signals.h"
 
 #include <stdbool.h>
@@ -38,7 +38,7 @@ struct child_result {
 
 /* Starts the child and waits until it has exec'd or failed. Returns 0 (see `out`, including
  * exec failures) or a negative errno when no child could be forked. */
-int child_spawn(const struct child_spec *spec, struct child_result *out, struct sfs_error *err);
+int child_spawn(const struct child_spec *spec, struct child_result *out, struct agent_error *err);
 
 /* Reads LISTEN_PID/LISTEN_FDS: sets spec->listen_fds when they are addressed to this process
  * (and marks those fds close-on-exec in the agent itself), else strip_listen_env when any

@@ -40,8 +40,8 @@ int privdrop_cap_last_cap(void)
 	return last;
 }
 
-int privdrop_plan_from_config(const struct config *cfg, struct privdrop_plan *plan,
-			      struct sfs_error *err)
+int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const char *group,
+		       bool privileged_watcher, struct agent_error *err)
 {
 	struct identity id;
 	char msg[256] = "";
@@ -50,25 +50,28 @@ int privdrop_plan_from_config(const struct config *cfg, struct privdrop_plan *pl
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = getuid();
 	plan->gid = getgid();
-	if (!cfg->user)
+	if (!user)
 		return 0;
-	r = identity_resolve(cfg->user, cfg->group, &id, msg, sizeof(msg));
+	r = identity_resolve(user, group, &id, msg, sizeof(msg));
 	if (r < 0)
-		return sfs_error_set(err, r, "%s", msg[0] ? msg : "cannot resolve [agent] user");
-	snprintf(plan->user_name, sizeof(plan->user_name), "%s", id.name[0] ? id.name : cfg->user);
+		/* An unknown user or group is the configuration's fault. */
+		return agent_error_set(err, r == -ENOENT ? AGENT_FAIL_CONFIG : AGENT_FAIL_NOPERM, r,
+				       "%s", msg[0] ? msg : "cannot resolve [agent] user");
+	snprintf(plan->user_name, sizeof(plan->user_name), "%s", id.name[0] ? id.name : user);
 	if (geteuid() != 0)
 		return 0;
 	plan->change_ids = true;
 	plan->uid = id.uid;
 	plan->gid = id.gid;
-	plan->keep_watcher_caps = cfg->privileged_watcher;
+	plan->keep_watcher_caps = privileged_watcher;
 	snprintf(plan->home, sizeof(plan->home), "%s", id.home[0] ? id.home : "/");
 	/* A name alone brings its supplementary groups; an explicit group or a bare number means
 	 * exactly that one group, nothing inherited from root. */
-	if (!cfg->group && id.by_name) {
+	if (!group && id.by_name) {
 		if (id.ngroups > PRIVDROP_MAX_GROUPS)
-			return sfs_error_set(err, -E2BIG, "user %s is in more than %d groups",
-					     plan->user_name, PRIVDROP_MAX_GROUPS);
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -E2BIG,
+					       "user %s is in more than %d groups", plan->user_name,
+					       PRIVDROP_MAX_GROUPS);
 		memcpy(plan->groups, id.groups, id.ngroups * sizeof(gid_t));
 		plan->ngroups = id.ngroups;
 	}
@@ -143,26 +146,29 @@ static enum cap_leftover find_leftover_cap(const struct privdrop_plan *plan, boo
 
 /* Reads the process's capability state back and compares it with what the plan allows:
  * `keep` says whether the watcher capabilities may remain in permitted and effective. */
-static int verify_caps(const struct privdrop_plan *plan, bool keep, struct sfs_error *err)
+static int verify_caps(const struct privdrop_plan *plan, bool keep, struct agent_error *err)
 {
 	int cap = 0;
 	enum cap_leftover left = find_leftover_cap(plan, keep, privdrop_cap_last_cap(), &cap);
 
 	if (left == CAPS_UNREADABLE)
-		return sfs_error_set(err, -errno, "cannot read the capability sets back");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot read the capability sets back");
 	if (left != CAPS_CLEAN) {
 		char *name = cap_to_name(cap);
-		int r = sfs_error_set(err, -EPERM, "privilege drop failed: %s %s is still set",
-				      leftover_names[left], name ? name : "?");
+		int r = agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+					"privilege drop failed: %s %s is still set",
+					leftover_names[left], name ? name : "?");
 		cap_free(name);
 		return r;
 	}
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		return sfs_error_set(err, -EPERM, "privilege drop failed: no_new_privs is not set");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: no_new_privs is not set");
 	return 0;
 }
 
-static int verify_ids(const struct privdrop_plan *plan, struct sfs_error *err)
+static int verify_ids(const struct privdrop_plan *plan, struct agent_error *err)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -170,79 +176,90 @@ static int verify_ids(const struct privdrop_plan *plan, struct sfs_error *err)
 	int n;
 
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-		return sfs_error_set(err, -errno, "cannot read the process ids back");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot read the process ids back");
 	if (ru != plan->uid || eu != plan->uid || su != plan->uid)
-		return sfs_error_set(err, -EPERM,
-				     "privilege drop failed: uids are %u/%u/%u, expected %u",
-				     (unsigned)ru, (unsigned)eu, (unsigned)su, (unsigned)plan->uid);
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: uids are %u/%u/%u, expected %u",
+				       (unsigned)ru, (unsigned)eu, (unsigned)su,
+				       (unsigned)plan->uid);
 	if (rg != plan->gid || eg != plan->gid || sg != plan->gid)
-		return sfs_error_set(err, -EPERM,
-				     "privilege drop failed: gids are %u/%u/%u, expected %u",
-				     (unsigned)rg, (unsigned)eg, (unsigned)sg, (unsigned)plan->gid);
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: gids are %u/%u/%u, expected %u",
+				       (unsigned)rg, (unsigned)eg, (unsigned)sg,
+				       (unsigned)plan->gid);
 	if (!plan->change_ids)
 		return 0;
 	n = getgroups(PRIVDROP_MAX_GROUPS + 1, now);
 	if (n < 0)
-		return sfs_error_set(err, -errno, "cannot read the supplementary groups back");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot read the supplementary groups back");
 	for (int i = 0; i < n; i++)
 		if (!gid_in(now[i], plan->groups, plan->ngroups))
-			return sfs_error_set(err, -EPERM,
-					     "privilege drop failed: still in group %u",
-					     (unsigned)now[i]);
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+					       "privilege drop failed: still in group %u",
+					       (unsigned)now[i]);
 	for (size_t i = 0; i < plan->ngroups; i++)
 		if (!gid_in(plan->groups[i], now, (size_t)n))
-			return sfs_error_set(err, -EPERM,
-					     "privilege drop failed: group %u was not set",
-					     (unsigned)plan->groups[i]);
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+					       "privilege drop failed: group %u was not set",
+					       (unsigned)plan->groups[i]);
 	/* The proof that matters: the way back to root is closed. */
 	if (plan->uid != 0 && (setuid(0) == 0 || errno != EPERM))
-		return sfs_error_set(err, -EPERM, "privilege drop failed: setuid(0) did not fail");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: setuid(0) did not fail");
 	if (plan->gid != 0 && (setgid(0) == 0 || errno != EPERM))
-		return sfs_error_set(err, -EPERM, "privilege drop failed: setgid(0) did not fail");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: setgid(0) did not fail");
 	if (setgroups(0, NULL) == 0 || errno != EPERM)
-		return sfs_error_set(err, -EPERM,
-				     "privilege drop failed: setgroups() did not fail");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -EPERM,
+				       "privilege drop failed: setgroups() did not fail");
 	return 0;
 }
 
-static int drop_bounding_set(struct sfs_error *err)
+static int drop_bounding_set(struct agent_error *err)
 {
 	int last = privdrop_cap_last_cap();
 
 	for (cap_value_t c = 0; c <= last; c++)
 		if (cap_drop_bound(c) < 0)
-			return sfs_error_set(err, -errno,
-					     "cannot drop capability %d from the bounding set", c);
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					       "cannot drop capability %d from the bounding set",
+					       c);
 	return 0;
 }
 
-static int set_final_caps(const struct privdrop_plan *plan, struct sfs_error *err)
+static int set_final_caps(const struct privdrop_plan *plan, struct agent_error *err)
 {
 	cap_t caps = cap_get_proc();
 	int r = 0;
 
 	if (!caps)
-		return sfs_error_set(err, -errno, "cannot read the capability sets");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot read the capability sets");
 	if (plan->change_ids || geteuid() != 0) {
 		cap_clear(caps);
 		if (plan->change_ids && plan->keep_watcher_caps &&
 		    (cap_set_flag(caps, CAP_PERMITTED, NWATCHER_CAPS, watcher_caps, CAP_SET) < 0 ||
 		     cap_set_flag(caps, CAP_EFFECTIVE, NWATCHER_CAPS, watcher_caps, CAP_SET) < 0)) {
-			r = sfs_error_set(err, -errno, "cannot prepare the watcher capabilities");
+			r = agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					    "cannot prepare the watcher capabilities");
 			goto out;
 		}
 	} else if (cap_clear_flag(caps, CAP_INHERITABLE) < 0) {
-		r = sfs_error_set(err, -errno, "cannot prepare the capability sets");
+		r = agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				    "cannot prepare the capability sets");
 		goto out;
 	}
 	if (cap_set_proc(caps) < 0)
-		r = sfs_error_set(err, -errno, "cannot clear the capability sets");
+		r = agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				    "cannot clear the capability sets");
 out:
 	cap_free(caps);
 	return r;
 }
 
-int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err)
+int privdrop_agent(const struct privdrop_plan *plan, struct agent_error *err)
 {
 	bool keep = plan->change_ids && plan->keep_watcher_caps;
 	int r;
@@ -254,30 +271,37 @@ int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err)
 			return r;
 	}
 	if (cap_reset_ambient() < 0)
-		return sfs_error_set(err, -errno, "cannot clear the ambient capability set");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot clear the ambient capability set");
 	if (plan->change_ids) {
 		if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-			return sfs_error_set(err, -errno, "cannot keep the watcher capabilities");
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					       "cannot keep the watcher capabilities");
 		if (setgroups(plan->ngroups, plan->groups) < 0)
-			return sfs_error_set(err, -errno, "setgroups failed: %s", strerror(errno));
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					       "setgroups failed: %s", strerror(errno));
 		if (setresgid(plan->gid, plan->gid, plan->gid) < 0)
-			return sfs_error_set(err, -errno, "setresgid(%u) failed: %s",
-					     (unsigned)plan->gid, strerror(errno));
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					       "setresgid(%u) failed: %s", (unsigned)plan->gid,
+					       strerror(errno));
 		if (setresuid(plan->uid, plan->uid, plan->uid) < 0)
-			return sfs_error_set(err, -errno, "setresuid(%u) failed: %s",
-					     (unsigned)plan->uid, strerror(errno));
+			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+					       "setresuid(%u) failed: %s", (unsigned)plan->uid,
+					       strerror(errno));
 	}
 	/* setresuid clears permitted and effective, but never inheritable. */
 	r = set_final_caps(plan, err);
 	if (r < 0)
 		return r;
 	if (keep && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		return sfs_error_set(err, -errno, "cannot reset PR_SET_KEEPCAPS");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot reset PR_SET_KEEPCAPS");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return sfs_error_set(err, -errno, "cannot set no_new_privs");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno, "cannot set no_new_privs");
 	/* A uid change resets the dumpable flag; secrets may still be in memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return sfs_error_set(err, -errno, "cannot disable core dumps after the drop");
+		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
+				       "cannot disable core dumps after the drop");
 	r = verify_ids(plan, err);
 	if (r < 0)
 		return r;

@@ -13,14 +13,13 @@
  * permitted and effective sets only; the bounding set is emptied all the same (it only limits
  * what an exec may gain), so the child just clears its own sets before exec.
  *
- * Every step is checked; any failure returns a negative errno with one sentence in `err` and
- * the caller must exit 77 without starting anything.
+ * Every step is checked; any failure returns a negative errno with one sentence in `err`
+ * (failure class NOPERM) and the caller must stop without starting anything.
  */
 #ifndef AGENT_PRIVDROP_H
 #define AGENT_PRIVDROP_H
 
-#include "config/config.h"
-#include "secret_fs/error.h"
+#include "base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,16 +38,16 @@ struct privdrop_plan {
 	char home[256];		/* HOME for the child; "" when the user is not changed */
 };
 
-/* Builds the plan from the resolved config: `user` alone gets its primary group plus its
- * supplementary groups (initgroups semantics); `user` with `group`, or a numeric uid, gets
- * only that group. Returns 0, -ENOENT (unknown user or group: config error) or another
- * negative errno. */
-int privdrop_plan_from_config(const struct config *cfg, struct privdrop_plan *plan,
-			      struct sfs_error *err);
+/* Builds the plan for [agent] user/group (`user` NULL: no user, the ids stay): `user` alone
+ * gets its primary group plus its supplementary groups (initgroups semantics); `user` with
+ * `group`, or a numeric uid, gets only that group. Returns 0, -ENOENT (unknown user or group:
+ * failure class CONFIG) or another negative errno (NOPERM). */
+int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const char *group,
+		       bool privileged_watcher, struct agent_error *err);
 
 /* Drops the agent's own privileges according to `plan` and verifies the result. Must be
- * called while single-threaded. Returns 0 or a negative errno (caller exits 77). */
-int privdrop_agent(const struct privdrop_plan *plan, struct sfs_error *err);
+ * called while single-threaded. Returns 0 or a negative errno (NOPERM). */
+int privdrop_agent(const struct privdrop_plan *plan, struct agent_error *err);
 
 /* In the child, before exec: clears every capability set the agent kept and checks that none
  * is left (inheritable, ambient; effective and permitted unless the agent stays root; the

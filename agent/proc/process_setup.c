@@ -1,17 +1,19 @@
-#include "cmd/commands.h"
-#include "base/exit_codes.h"
+#include "proc/process_setup.h"
+
 #include "secret_fs/secure_mem.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-int agent_process_setup(void)
+int agent_process_setup(struct agent_error *err)
 {
 	struct rlimit core;
-	struct sfs_error err;
+	struct sfs_error serr;
+	int r;
 
 	/* Nothing the agent creates is readable by others until it sets the mode itself. */
 	umask(077);
@@ -21,12 +23,16 @@ int agent_process_setup(void)
 	core.rlim_cur = 0;
 	core_off = core_off && setrlimit(RLIMIT_CORE, &core) == 0;
 	if (!core_off || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		r = -errno;
 		fprintf(stderr, "secret-agent: cannot disable core dumps\n");
-		return EXIT_NOPERM;
+		return agent_error_logged(err, AGENT_FAIL_NOPERM, r, "cannot disable core dumps");
 	}
-	if (sfs_init(&err) < 0) {
-		fprintf(stderr, "secret-agent: %s\n", err.msg);
-		return EXIT_SOFTWARE;
+	r = sfs_init(&serr);
+	if (r < 0) {
+		fprintf(stderr, "secret-agent: %s\n", serr.msg);
+		agent_error_from_sfs(err, AGENT_FAIL_SOFTWARE, &serr);
+		err->reported = true;
+		return r;
 	}
-	return EXIT_OK;
+	return 0;
 }

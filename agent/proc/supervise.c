@@ -1,6 +1,5 @@
 #include "proc/supervise.h"
 
-#include "base/exit_codes.h"
 #include "base/log.h"
 #include "proc/idle_trim.h"
 #include "proc/signals.h"
@@ -39,8 +38,8 @@ struct tracked_pid {
 
 struct supervisor {
 	struct ev_loop *loop;
-	const struct config *cfg;
-	const struct child_spec *spec;
+	struct supervisor_opts opts;
+	const struct child_spec *spec; /* NULL: no child (watch) */
 	int sigfd;
 	struct ev_timer grace;	    /* restart/shutdown grace, then the descendants' grace */
 	struct ev_timer kill_after; /* SIGKILL a child that ignored a forwarded SIGTERM */
@@ -72,7 +71,7 @@ int supervisor_signal_child(struct supervisor *sv, int sig)
 		return -ESRCH;
 	/* The child called setsid(), so its pid is also its process group id; should it have
 	 * left that group since, the child itself still gets the signal. */
-	if (sv->cfg->signal_group && kill(-sv->child, sig) == 0)
+	if (sv->opts.signal_group && kill(-sv->child, sig) == 0)
 		return 0;
 	if (kill(sv->child, sig) < 0)
 		return -errno;
@@ -91,15 +90,17 @@ int supervisor_track_pid(struct supervisor *sv, pid_t pid, supervisor_exit_cb on
 	return -ENOSPC;
 }
 
-static int start_child(struct supervisor *sv)
+static int start_child(struct supervisor *sv, struct agent_error *err)
 {
 	struct child_result res;
-	struct sfs_error err;
 	char codebuf[16];
+	int r;
 
-	if (child_spawn(sv->spec, &res, &err) < 0) {
-		log_error("child_start_failed", NULL, "%s", err.msg);
-		return EXIT_SOFTWARE;
+	r = child_spawn(sv->spec, &res, err);
+	if (r < 0) {
+		log_error("child_start_failed", NULL, "%s", err->msg);
+		err->reported = true;
+		return r;
 	}
 	sv->child = res.pid;
 	sv->state = SV_RUNNING;
@@ -126,9 +127,9 @@ static int start_child(struct supervisor *sv)
 	return 0;
 }
 
-int supervisor_start(struct supervisor *sv)
+int supervisor_start(struct supervisor *sv, struct agent_error *err)
 {
-	return start_child(sv);
+	return start_child(sv, err);
 }
 
 /* Our direct children and all their descendants, breadth first, read from
@@ -210,7 +211,7 @@ static void finish(struct supervisor *sv)
 static void on_main_exit(struct supervisor *sv, int wstatus)
 {
 	char codebuf[16], pidbuf[24], signame[32];
-	int code = EXIT_SOFTWARE;
+	int code = agent_exit_code(AGENT_FAIL_SOFTWARE);
 
 	if (WIFEXITED(wstatus))
 		code = WEXITSTATUS(wstatus);
@@ -231,9 +232,11 @@ static void on_main_exit(struct supervisor *sv, int wstatus)
 	if (sv->state == SV_STOPPING && sv->restart_after_stop) {
 		sv->restart_after_stop = false;
 		ev_timer_disarm(&sv->grace);
-		if (start_child(sv) == 0)
+		struct agent_error err;
+
+		if (start_child(sv, &err) == 0)
 			return;
-		code = EXIT_SOFTWARE;
+		code = agent_exit_code(err.failure);
 		sv->exit_code_forced = false;
 	}
 	if (!sv->exit_code_forced)
@@ -271,7 +274,7 @@ static void reap_children(struct supervisor *sv)
 			none_left = (errno == ECHILD);
 			break;
 		}
-		if (pid == sv->child)
+		if (sv->child > 0 && pid == sv->child)
 			on_main_exit(sv, wstatus);
 		else if (!deliver_tracked(sv, pid, wstatus))
 			log_pid_event(LOG_DEBUG, "orphan_reaped", pid, NULL, NULL, NULL);
@@ -287,7 +290,7 @@ static void reap_children(struct supervisor *sv)
 		log_info("descendants_terminating", NULL,
 			 "the main child is gone: SIGTERM to the processes it left");
 		signal_descendants(sv, SIGTERM);
-		ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
+		ev_timer_arm_ms(&sv->grace, sv->opts.grace_ms);
 	}
 }
 
@@ -310,9 +313,9 @@ static void forward_signal(struct supervisor *sv, const struct signalfd_siginfo 
 		return;
 	}
 	log_pid_event(LOG_INFO, "signal_forwarded", sv->child, "signal", name, NULL);
-	if (sig == SIGTERM && sv->cfg->kill_after_ms > 0) {
+	if (sig == SIGTERM && sv->opts.kill_after_ms > 0) {
 		if (!sv->kill_after.armed)
-			ev_timer_arm_ms(&sv->kill_after, sv->cfg->kill_after_ms);
+			ev_timer_arm_ms(&sv->kill_after, sv->opts.kill_after_ms);
 	}
 }
 
@@ -324,9 +327,20 @@ static void on_signalfd(struct ev_loop *loop, int fd, uint32_t events, void *ctx
 	(void)loop;
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
+		int sig = (int)si.ssi_signo;
+		char name[32];
+
+		if (sig == SIGCHLD) {
 			reap_children(sv);
-		else if (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid())
+		} else if (!sv->spec) {
+			/* watch: no child to forward to; these three end it. */
+			if (sig != SIGTERM && sig != SIGINT && sig != SIGQUIT)
+				continue;
+			log_info("watch_stopping", NULL, "received %s",
+				 signals_name(sig, name, sizeof(name)));
+			sv->exit_code = 0;
+			finish(sv);
+		} else if (si.ssi_code == SI_USER && (pid_t)si.ssi_pid == getpid())
 			/* The agent's own doing, e.g. SIGPIPE from a log write to a closed stderr:
 			 * not meant for the service. */
 			continue;
@@ -357,7 +371,7 @@ static void on_grace(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 		log_warn("descendants_killed", NULL, "grace period over: SIGKILL to what is left");
 		signal_descendants(sv, SIGKILL);
 		/* SIGKILL cannot be refused; this only bounds a process stuck in the kernel. */
-		ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
+		ev_timer_arm_ms(&sv->grace, sv->opts.grace_ms);
 	} else if (sv->state == SV_DRAINING) {
 		log_warn("descendants_left", NULL, "processes survived SIGKILL: exiting anyway");
 		finish(sv);
@@ -379,7 +393,7 @@ static void begin_stop(struct supervisor *sv)
 	sv->state = SV_STOPPING;
 	if (supervisor_signal_child(sv, SIGTERM) < 0)
 		kill(sv->child, SIGTERM);
-	ev_timer_arm_ms(&sv->grace, sv->cfg->grace_ms);
+	ev_timer_arm_ms(&sv->grace, sv->opts.grace_ms);
 }
 
 int supervisor_restart_child(struct supervisor *sv)
@@ -394,9 +408,9 @@ int supervisor_restart_child(struct supervisor *sv)
 	return 0;
 }
 
-void supervisor_shutdown(struct supervisor *sv, int exit_code)
+void supervisor_shutdown(struct supervisor *sv, int exit_status)
 {
-	sv->exit_code = exit_code;
+	sv->exit_code = exit_status;
 	sv->exit_code_forced = true;
 	sv->restart_after_stop = false;
 	if (sv->state == SV_RUNNING)
@@ -425,7 +439,7 @@ int supervisor_run(struct supervisor *sv)
 
 		if (r < 0) {
 			log_error("event_loop_failed", NULL, "%s", strerror(-r));
-			return EXIT_SOFTWARE;
+			return agent_exit_code(AGENT_FAIL_SOFTWARE);
 		}
 		if (r == 0 && !trimmed && ev_now_ms() >= trim_at) {
 			trimmed = true;
@@ -436,8 +450,9 @@ int supervisor_run(struct supervisor *sv)
 	return sv->exit_code;
 }
 
-int supervisor_create(struct supervisor **out, struct ev_loop *loop, const struct config *cfg,
-		      const struct child_spec *spec, int sigfd, struct sfs_error *err)
+int supervisor_create(struct supervisor **out, struct ev_loop *loop,
+		      const struct supervisor_opts *opts, const struct child_spec *spec, int sigfd,
+		      struct agent_error *err)
 {
 	struct supervisor *sv = calloc(1, sizeof(*sv));
 	int r;
@@ -445,10 +460,10 @@ int supervisor_create(struct supervisor **out, struct ev_loop *loop, const struc
 	*out = NULL;
 	if (!sv) {
 		close(sigfd);
-		return sfs_error_set(err, -ENOMEM, "out of memory");
+		return agent_error_set(err, AGENT_FAIL_SOFTWARE, -ENOMEM, "out of memory");
 	}
 	sv->loop = loop;
-	sv->cfg = cfg;
+	sv->opts = *opts;
 	sv->spec = spec;
 	sv->sigfd = sigfd;
 	sv->state = SV_IDLE;
@@ -456,21 +471,23 @@ int supervisor_create(struct supervisor **out, struct ev_loop *loop, const struc
 	sv->grace.fd = sv->kill_after.fd = -1;
 	/* Outside PID 1 the service's orphans would go to the real init and never be reaped by
 	 * us; as subreaper they come here. */
-	if (!sv->is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-		r = sfs_error_set(err, -errno, "cannot become child subreaper: %s",
-				  strerror(errno));
+	if (spec && !sv->is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		r = agent_error_set(err, AGENT_FAIL_SOFTWARE, -errno,
+				    "cannot become child subreaper: %s", strerror(errno));
 		goto fail;
 	}
 	r = ev_timer_init(loop, &sv->grace, CLOCK_MONOTONIC, on_grace, sv);
 	if (r == 0)
 		r = ev_timer_init(loop, &sv->kill_after, CLOCK_MONOTONIC, on_kill_after, sv);
 	if (r < 0) {
-		sfs_error_set(err, r, "cannot create timers: %s", strerror(-r));
+		agent_error_set(err, AGENT_FAIL_SOFTWARE, r, "cannot create timers: %s",
+				strerror(-r));
 		goto fail;
 	}
 	r = ev_add(loop, sigfd, EPOLLIN, on_signalfd, sv);
 	if (r < 0) {
-		sfs_error_set(err, r, "cannot register with the event loop: %s", strerror(-r));
+		agent_error_set(err, AGENT_FAIL_SOFTWARE, r,
+				"cannot register with the event loop: %s", strerror(-r));
 		goto fail;
 	}
 	*out = sv;

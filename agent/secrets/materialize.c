@@ -1,6 +1,5 @@
 #include "secrets/materialize.h"
 
-#include "base/exit_codes.h"
 #include "base/log.h"
 #include "secret_fs/atomic_write.h"
 #include "secret_fs/safe_dir.h"
@@ -34,11 +33,6 @@ struct work {
 	bool is_staged;
 };
 
-static bool is_key_type(enum sfs_secret_type t)
-{
-	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
-}
-
 static bool is_read_once(const struct sfs_source *src)
 {
 	/* An env var is scrubbed after the first read and stdin is consumed: neither can be read
@@ -48,8 +42,9 @@ static bool is_read_once(const struct sfs_source *src)
 
 /* Root, or an agent that kept CAP_CHOWN after dropping to the service user (privileged_watcher,
  * design §8): files and directories can be given to their configured owner. Otherwise nothing
- * is chowned and an owner other than ourselves is refused. */
-static bool can_chown(void)
+ * is chowned and an owner other than ourselves is refused. Asked once per application (the
+ * answer changes only with the privilege drop, between two applications). */
+static bool probe_can_chown(void)
 {
 	cap_flag_value_t has = CAP_CLEAR;
 	cap_t caps;
@@ -80,9 +75,23 @@ void materializer_free(struct materializer *m)
 	m->rt = NULL;
 }
 
-static int exit_code_for_write(int r)
+static enum agent_failure failure_for_write(int r)
 {
-	return (r == -EPERM || r == -EACCES || r == -ELOOP) ? EXIT_NOPERM : EXIT_CANTCREAT;
+	return (r == -EPERM || r == -EACCES || r == -ELOOP) ? AGENT_FAIL_NOPERM
+							    : AGENT_FAIL_CANTCREAT;
+}
+
+/* Keeps the first failure in `acc`, except that a missing env var (a configuration failure)
+ * wins, as in the preflight. Returns the code kept: 0 while nothing failed. */
+static int keep_worse(struct agent_error *acc, int have, int r, const struct agent_error *e)
+{
+	if (r >= 0)
+		return have;
+	if (have == 0 || e->failure == AGENT_FAIL_CONFIG) {
+		*acc = *e;
+		return r;
+	}
+	return have;
 }
 
 static void fmt_uint(char *buf, size_t size, unsigned long v)
@@ -92,11 +101,12 @@ static void fmt_uint(char *buf, size_t size, unsigned long v)
 
 /* --- [dir] sections ------------------------------------------------------------------------ */
 
-static int make_one_dir(const struct dir_cfg *d)
+static int make_one_dir(const struct materializer *m, const struct dir_cfg *d,
+			struct agent_error *aerr)
 {
 	struct sfs_error err = {0};
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = d->uid, .gid = d->gid, .chown = can_chown()},
+	    .owner = {.uid = d->uid, .gid = d->gid, .chown = m->can_chown},
 	    .mode = d->mode,
 	    /* A [dir]'s missing parents are shared ground (/app): root-owned, world-searchable. */
 	    .parent_mode = 0755,
@@ -110,24 +120,25 @@ static int make_one_dir(const struct dir_cfg *d)
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
 	fmt_uint(uid, sizeof(uid), d->uid);
-	if (!can_chown() && d->uid != geteuid()) {
-		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
-			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
-			  d->path, (unsigned)d->uid, (unsigned)geteuid());
-		return EXIT_NOPERM;
+	if (!m->can_chown && d->uid != geteuid()) {
+		r = agent_error_logged(
+		    aerr, AGENT_FAIL_NOPERM, -EPERM,
+		    "cannot give %s to uid %u: the agent runs as uid %u and may not chown", d->path,
+		    (unsigned)d->uid, (unsigned)geteuid());
+		goto fail;
 	}
 	r = sfs_dir_open(d->path, &opts, &fd, &err);
 	if (r < 0) {
-		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
-			  "%s", err.msg);
-		return exit_code_for_write(r);
+		agent_error_from_sfs(aerr, failure_for_write(r), &err);
+		aerr->reported = true;
+		goto fail;
 	}
 	r = fstat(fd, &st) < 0 ? -errno : 0;
 	close(fd);
 	if (r < 0) {
-		log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL},
-			  "cannot stat %s: %s", d->path, strerror(-r));
-		return EXIT_CANTCREAT;
+		agent_error_logged(aerr, AGENT_FAIL_CANTCREAT, r, "cannot stat %s: %s", d->path,
+				   strerror(-r));
+		goto fail;
 	}
 	/* Never chmod or chown someone else's directory (design §6): say so and go on. */
 	if (st.st_uid != d->uid) {
@@ -137,47 +148,62 @@ static int make_one_dir(const struct dir_cfg *d)
 			  "%s already exists and belongs to uid %s: its owner and mode are left "
 			  "as they are",
 			  d->path, have);
-		return EXIT_OK;
+		return 0;
 	}
 	log_event(LOG_INFO, "dir_ready", NULL,
 		  (const char *[]){"path", d->path, "mode", mode, "uid", uid, NULL}, NULL);
-	return EXIT_OK;
+	return 0;
+fail:
+	log_event(LOG_ERROR, "dir_failed", NULL, (const char *[]){"path", d->path, NULL}, "%s",
+		  aerr->msg);
+	return r;
 }
 
-static int make_dirs_now(struct materializer *m)
+/* Every directory is tried; the first failure is returned. */
+static int make_dirs_now(struct materializer *m, struct agent_error *err)
 {
-	int worst = EXIT_OK;
+	int first = 0;
 
 	for (size_t i = 0; i < m->cfg->ndirs; i++) {
-		int r = make_one_dir(&m->cfg->dirs[i]);
-		if (r != EXIT_OK && worst == EXIT_OK)
-			worst = r;
+		struct agent_error e;
+		int r = make_one_dir(m, &m->cfg->dirs[i], &e);
+
+		if (r < 0 && first == 0) {
+			first = r;
+			*err = e;
+		}
 	}
-	return worst;
+	return first;
 }
 
-int materializer_make_dirs(struct materializer *m)
+int materializer_make_dirs(struct materializer *m, struct agent_error *err)
 {
 	if (!m->first_done) {
 		m->dirs_pending = true;
-		return EXIT_OK;
+		return 0;
 	}
-	return make_dirs_now(m);
+	m->can_chown = probe_can_chown();
+	return make_dirs_now(m, err);
 }
 
 /* --- reading ------------------------------------------------------------------------------ */
 
-static void log_read_failure(const struct secret_cfg *s, const struct sfs_error *err)
+/* Logs why a source could not be read and fills `aerr` under `failure`. */
+static int read_failed(const struct secret_cfg *s, const struct sfs_error *err,
+		       enum agent_failure failure, struct agent_error *aerr)
 {
 	log_event(LOG_ERROR, "secret_unavailable", s->name,
 		  (const char *[]){"source", s->source.spec, NULL}, "%s", err->msg);
+	agent_error_from_sfs(aerr, failure, err);
+	aerr->reported = true;
+	return aerr->code;
 }
 
-/* Reads one source into w->raw. Returns an exit code (logged). */
-static int read_secret(const struct secret_cfg *s, struct work *w)
+/* Reads one source into w->raw. Returns 0 or a negative errno (logged). */
+static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
 {
 	struct sfs_read_opts opts = {
-	    .max_bytes = is_key_type(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
+	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
 	    .keep_env = !s->scrub_env,
 	};
 	struct sfs_error err = {0};
@@ -187,37 +213,38 @@ static int read_secret(const struct secret_cfg *s, struct work *w)
 	if (r == 0) {
 		w->read = true;
 		sfs_hash(w->raw.data, w->raw.len, w->hash);
-		return EXIT_OK;
+		return 0;
 	}
 	/* An empty variable is as absent as an unset one (the preflight treats it the same). */
 	if (s->source.kind == SFS_SOURCE_ENV && (r == -ENOENT || r == -ENODATA)) {
-		if (is_key_type(s->type))
+		if (secret_type_is_key(s->type))
 			sfs_error_set(
 			    &err, r, "No signing key available: environment variable %s is not set",
 			    s->source.ref);
 		else
 			sfs_error_set(&err, r, "Required environment variable %s is not set",
 				      s->source.ref);
-		log_read_failure(s, &err);
-		return EXIT_CONFIG;
+		return read_failed(s, &err, AGENT_FAIL_CONFIG, aerr);
 	}
-	log_read_failure(s, &err);
 	if (r == -ENOMEM)
-		return EXIT_SOFTWARE;
+		return read_failed(s, &err, AGENT_FAIL_SOFTWARE, aerr);
 	/* Too large or empty is what the content is, like any other invalid secret. */
 	if (r == -EFBIG || r == -ENODATA)
-		return EXIT_INVALID;
+		return read_failed(s, &err, AGENT_FAIL_INVALID, aerr);
 	/* A configured source file that is missing or unreadable is for the operator to fix,
 	 * like the rest of the configuration (sysexits has no "input missing" among our codes). */
-	return EXIT_CONFIG;
+	return read_failed(s, &err, AGENT_FAIL_CONFIG, aerr);
 }
 
 /* --- validation --------------------------------------------------------------------------- */
 
-static void log_invalid(const struct secret_cfg *s, const char *reason)
+/* Logs why secret `s` is invalid and fills `aerr` under `failure`. */
+static int invalid(const struct secret_cfg *s, const char *reason, int code,
+		   enum agent_failure failure, struct agent_error *aerr)
 {
 	log_event(LOG_ERROR, "invalid_secret", s->name,
 		  (const char *[]){"source", s->source.spec, NULL}, "%s", reason);
+	return agent_error_logged(aerr, failure, code, "%s: %s", s->name, reason);
 }
 
 /* The current content of a partner that is not being applied itself: its written target,
@@ -240,17 +267,16 @@ static int load_current(const struct secret_cfg *s, struct sfs_secret *out, stru
 }
 
 /* A secret outside the set whose partner changed: its current content, to check the pair. */
-static int load_for_check(const struct secret_cfg *s, struct work *w)
+static int load_for_check(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
 {
 	struct sfs_error err = {0};
+	int r = load_current(s, &w->raw, &err);
 
-	if (load_current(s, &w->raw, &err) < 0) {
-		log_invalid(s, err.msg);
-		return EXIT_INVALID;
-	}
+	if (r < 0)
+		return invalid(s, err.msg, r, AGENT_FAIL_INVALID, aerr);
 	w->read = true;
 	w->check_only = true;
-	return EXIT_OK;
+	return 0;
 }
 
 /* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
@@ -282,21 +308,23 @@ static int partner_content(struct materializer *m, struct work *works, int j,
 
 static int partner_for_request(struct materializer *m, struct work *works,
 			       const struct secret_cfg *s, int j, const char *what,
-			       struct sfs_secret *tmp, const unsigned char **data, size_t *len)
+			       struct sfs_secret *tmp, const unsigned char **data, size_t *len,
+			       struct agent_error *aerr)
 {
 	struct sfs_error err = {0};
 	char reason[SFS_ERROR_MAX + 128];
+	int r;
 
-	if (j < 0 || partner_content(m, works, j, tmp, data, len, &err) == 0)
-		return EXIT_OK;
+	if (j < 0 || (r = partner_content(m, works, j, tmp, data, len, &err)) == 0)
+		return 0;
 	snprintf(reason, sizeof(reason), "its %s %s is not available: %s", what,
 		 m->cfg->secrets[j].name, err.msg);
-	log_invalid(s, reason);
-	return EXIT_INVALID;
+	return invalid(s, reason, r, AGENT_FAIL_INVALID, aerr);
 }
 
-/* Validates secret i's raw bytes into its output. Returns an exit code (logged). */
-static int validate_secret(struct materializer *m, struct work *works, size_t i)
+/* Validates secret i's raw bytes into its output. Returns 0 or a negative errno (logged). */
+static int validate_secret(struct materializer *m, struct work *works, size_t i,
+			   struct agent_error *aerr)
 {
 	const struct secret_cfg *s = &m->cfg->secrets[i];
 	struct work *w = &works[i];
@@ -311,7 +339,7 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 	struct sfs_validate_result res = {0};
 	struct sfs_secret cert_tmp = {0}, ca_tmp = {0};
 	struct sfs_error err = {0};
-	int code = EXIT_OK, r;
+	int code = 0, r;
 
 	if (s->type == SFS_TYPE_OPAQUE) {
 		/* Opaque bytes are written exactly as they came: nothing to parse or normalise, and
@@ -320,15 +348,15 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 		w->raw = (struct sfs_secret){0};
 		w->validated = true;
 		w->fingerprint[0] = '\0';
-		return EXIT_OK;
+		return 0;
 	}
 	if (s->type == SFS_TYPE_TLS_KEY)
 		code = partner_for_request(m, works, s, s->cert_index, "certificate", &cert_tmp,
-					   &req.cert, &req.cert_len);
+					   &req.cert, &req.cert_len, aerr);
 	if (s->type == SFS_TYPE_TLS_CERT)
 		code = partner_for_request(m, works, s, s->ca_index, "CA", &ca_tmp, &req.ca,
-					   &req.ca_len);
-	if (code != EXIT_OK)
+					   &req.ca_len, aerr);
+	if (code < 0)
 		goto out;
 	r = sfs_validate(&req, &res, &err);
 	if (r < 0 && w->check_only)
@@ -337,8 +365,8 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i)
 		    m->cfg->secrets[s->type == SFS_TYPE_TLS_KEY ? s->cert_index : s->ca_index]
 			.name);
 	if (r < 0) {
-		log_invalid(s, err.msg);
-		code = r == -ENOMEM ? EXIT_SOFTWARE : EXIT_INVALID;
+		code = invalid(s, err.msg, r,
+			       r == -ENOMEM ? AGENT_FAIL_SOFTWARE : AGENT_FAIL_INVALID, aerr);
 		goto out;
 	}
 	for (unsigned k = 0; k < res.warnings.count; k++)
@@ -401,12 +429,12 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 
 /* Opens the target's directory with the ownership rules of design §13: created directories get
  * the secret's owner and 0700, unless a [dir] section describes the directory. */
-static int open_target_dir(const struct config *cfg, const struct secret_cfg *s, const char *dir,
-			   int *fd, struct sfs_error *err)
+static int open_target_dir(const struct materializer *m, const struct secret_cfg *s,
+			   const char *dir, int *fd, struct sfs_error *err)
 {
-	const struct dir_cfg *d = dir_section_for(cfg, dir);
+	const struct dir_cfg *d = dir_section_for(m->cfg, dir);
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
 	    .mode = 0700,
 	    .parent_mode = 0700,
 	    .create = true,
@@ -436,10 +464,12 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 	return 0;
 }
 
-static int stage_secret(const struct config *cfg, const struct secret_cfg *s, struct work *w)
+/* Returns 0 or a negative errno (logged). */
+static int stage_secret(const struct materializer *m, const struct secret_cfg *s, struct work *w,
+			struct agent_error *aerr)
 {
 	struct sfs_file_opts fopts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = can_chown()},
+	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
 	    .mode = s->mode,
 	};
 	struct sfs_error err = {0};
@@ -451,7 +481,7 @@ static int stage_secret(const struct config *cfg, const struct secret_cfg *s, st
 		r = sfs_error_set(&err, -EINVAL, "target %s is not an absolute file path", s->to);
 		goto out;
 	}
-	r = open_target_dir(cfg, s, dir, &fd, &err);
+	r = open_target_dir(m, s, dir, &fd, &err);
 	if (r < 0)
 		goto out;
 	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
@@ -460,19 +490,23 @@ static int stage_secret(const struct config *cfg, const struct secret_cfg *s, st
 out:
 	if (fd >= 0)
 		close(fd);
-	if (r < 0)
+	if (r < 0) {
 		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
 			  "%s", err.msg);
+		agent_error_from_sfs(aerr, failure_for_write(r), &err);
+		aerr->reported = true;
+	}
 	return r;
 }
 
-static void log_written(const struct secret_cfg *s, const struct work *w, bool changed)
+static void log_written(const struct materializer *m, const struct secret_cfg *s,
+			const struct work *w, bool changed)
 {
 	char mode[8], uid[16], gid[16];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
-	fmt_uint(uid, sizeof(uid), can_chown() ? s->uid : geteuid());
-	fmt_uint(gid, sizeof(gid), can_chown() ? s->gid : getegid());
+	fmt_uint(uid, sizeof(uid), m->can_chown ? s->uid : geteuid());
+	fmt_uint(gid, sizeof(gid), m->can_chown ? s->gid : getegid());
 	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
 	log_event(LOG_INFO, "secret_written", s->name,
 		  (const char *[]){"path", s->to, "mode", mode, "uid", uid, "gid", gid, "changed",
@@ -490,20 +524,24 @@ static void log_validated_in_place(const struct secret_cfg *s, const struct work
 }
 
 /* Non-root cannot chown: a file meant for another user would silently be ours (design §13). */
-static int check_ownership_possible(const struct config *cfg, const bool *which)
+static int check_ownership_possible(const struct materializer *m, const bool *which,
+				    struct agent_error *err)
 {
-	int code = EXIT_OK;
+	const struct config *cfg = m->cfg;
+	int code = 0;
 
-	if (can_chown())
-		return EXIT_OK;
+	if (m->can_chown)
+		return 0;
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		const struct secret_cfg *s = &cfg->secrets[i];
 		if ((which && !which[i]) || !s->to || s->uid == geteuid())
 			continue;
+		code = agent_error_logged(
+		    err, AGENT_FAIL_NOPERM, -EPERM,
+		    "cannot give %s to uid %u: the agent runs as uid %u and may not chown", s->to,
+		    (unsigned)s->uid, (unsigned)geteuid());
 		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
-			  "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
-			  s->to, (unsigned)s->uid, (unsigned)geteuid());
-		code = EXIT_NOPERM;
+			  "%s", err->msg);
 	}
 	return code;
 }
@@ -521,18 +559,8 @@ static void free_works(struct work *works, size_t n)
 	free(works);
 }
 
-/* Keeps the first failure, except that a missing env var (78) wins, as in the preflight. */
-static int worse(int have, int next)
-{
-	if (next == EXIT_OK)
-		return have;
-	if (have == EXIT_OK || next == EXIT_CONFIG)
-		return next;
-	return have;
-}
-
-static void commit_one(struct materializer *m, size_t i, struct work *w, int *code,
-		       size_t *changed_count)
+static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *changed_count,
+		      struct agent_error *aerr)
 {
 	const struct secret_cfg *s = &m->cfg->secrets[i];
 	struct secret_runtime *rt = &m->rt[i];
@@ -547,10 +575,11 @@ static void commit_one(struct materializer *m, size_t i, struct work *w, int *co
 		if (sfs_commit(&w->staged, &err) < 0) {
 			log_event(LOG_ERROR, "write_failed", s->name,
 				  (const char *[]){"path", s->to, NULL}, "%s", err.msg);
-			*code = worse(*code, EXIT_CANTCREAT);
-			return;
+			agent_error_from_sfs(aerr, AGENT_FAIL_CANTCREAT, &err);
+			aerr->reported = true;
+			return aerr->code;
 		}
-		log_written(s, w, changed);
+		log_written(m, s, w, changed);
 	} else {
 		changed = rt->applied && memcmp(out_hash, rt->output_hash, sizeof(out_hash)) != 0;
 		log_validated_in_place(s, w);
@@ -562,26 +591,32 @@ static void commit_one(struct materializer *m, size_t i, struct work *w, int *co
 	memcpy(rt->fingerprint, w->fingerprint, sizeof(rt->fingerprint));
 	if (changed)
 		(*changed_count)++;
+	return 0;
 }
 
-int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged)
+int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged,
+		       struct agent_error *err)
 {
 	const struct config *cfg = m->cfg;
 	size_t n = cfg->nsecrets, changed_count = 0;
 	struct work *works = NULL;
+	struct agent_error local, e;
 	int code;
 
+	if (!err)
+		err = &local;
 	if (nchanged)
 		*nchanged = 0;
 	for (size_t i = 0; i < n; i++)
 		m->rt[i].changed = false;
-	code = check_ownership_possible(cfg, which);
-	if (code != EXIT_OK)
+	m->can_chown = probe_can_chown();
+	code = check_ownership_possible(m, which, err);
+	if (code < 0)
 		return code;
 	works = calloc(n ? n : 1, sizeof(*works));
 	if (!works) {
 		log_error("internal_error", NULL, "out of memory");
-		return EXIT_SOFTWARE;
+		return agent_error_logged(err, AGENT_FAIL_SOFTWARE, -ENOMEM, "out of memory");
 	}
 
 	/* 1. Read every selected source before validating anything; every failure is named. */
@@ -592,7 +627,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 		w->selected = !which || which[i];
 		if (!w->selected || (m->first_done && is_read_once(&s->source)))
 			continue;
-		code = worse(code, read_secret(s, w));
+		code = keep_worse(err, code, read_secret(s, w, &e), &e);
 		if (!w->read)
 			continue;
 		w->active = !m->rt[i].applied ||
@@ -601,7 +636,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 			log_debug("secret_unchanged", s->name,
 				  "source unchanged since last applied");
 	}
-	if (code != EXIT_OK)
+	if (code < 0)
 		goto out;
 
 	/* 2. Validate what changed and what must still match a changed partner (a key outside the
@@ -615,41 +650,39 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 			if (!w->active && !partner_changed(cfg, works, i))
 				continue;
 			if (!w->read) {
-				code = worse(code, load_for_check(&cfg->secrets[i], w));
+				code = keep_worse(err, code,
+						  load_for_check(&cfg->secrets[i], w, &e), &e);
 				if (!w->read)
 					continue;
 			}
-			code = worse(code, validate_secret(m, works, i));
+			code = keep_worse(err, code, validate_secret(m, works, i, &e), &e);
 		}
 	}
-	if (code != EXIT_OK)
+	if (code < 0)
 		goto out;
 
 	/* 3. Only now that everything is valid: the [dir] sections (targets may be created inside
 	 * them), then every target staged; any failure aborts all, so earlier targets stay as they
 	 * were before this application. */
 	if (m->dirs_pending) {
-		code = make_dirs_now(m);
-		if (code != EXIT_OK)
+		code = make_dirs_now(m, err);
+		if (code < 0)
 			goto out;
 		m->dirs_pending = false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int r;
-
 		if (!works[i].validated || works[i].check_only || !cfg->secrets[i].to)
 			continue;
-		r = stage_secret(cfg, &cfg->secrets[i], &works[i]);
-		if (r < 0) {
-			code = exit_code_for_write(r);
+		code = stage_secret(m, &cfg->secrets[i], &works[i], err);
+		if (code < 0)
 			goto out;
-		}
 	}
 
 	/* 4. Commit: every temp renamed over its target. */
 	for (size_t i = 0; i < n; i++)
 		if (works[i].validated && !works[i].check_only)
-			commit_one(m, i, &works[i], &code, &changed_count);
+			code = keep_worse(err, code,
+					  commit_one(m, i, &works[i], &changed_count, &e), &e);
 	m->first_done = true;
 	if (nchanged)
 		*nchanged = changed_count;

@@ -8,6 +8,7 @@
 #ifndef AGENT_MATERIALIZE_H
 #define AGENT_MATERIALIZE_H
 
+#include "base/error.h"
 #include "config/config.h"
 
 #include <stdbool.h>
@@ -27,24 +28,35 @@ struct materializer {
 	struct secret_runtime *rt; /* cfg->nsecrets entries */
 	bool first_done;	   /* env: sources are read once, at the first application */
 	bool dirs_pending;	   /* [dir] sections wait for the first application's validation */
+	bool can_chown; /* root or CAP_CHOWN: asked once at the start of each operation */
 };
+
+/* Ed25519 keys and TLS private keys: small size limit, domain and key id apply.
+ * (The config checks the same; one helper in the library would serve both.) */
+static inline bool secret_type_is_key(enum sfs_secret_type t)
+{
+	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
+}
 
 int materializer_init(struct materializer *m, struct config *cfg);
 void materializer_free(struct materializer *m);
 
-/* Creates the [dir] sections' directories. Returns an exit code (0, 73, 77).
+/* Creates the [dir] sections' directories. Returns 0 or a negative errno (failure class
+ * CANTCREAT or NOPERM, already logged).
  * Before the first materializer_apply this only marks them: the first application creates them
  * once every secret has been read and validated, so a start with an invalid secret leaves the
- * filesystem untouched (its exit code then carries any [dir] failure). */
-int materializer_make_dirs(struct materializer *m);
+ * filesystem untouched (its error then carries any [dir] failure). */
+int materializer_make_dirs(struct materializer *m, struct agent_error *err);
 
 /* Runs read+validate+write for the secrets with which[i] true (NULL: all). A secret whose
  * source bytes hash the same as last time is skipped. A tls-key/tls-cert whose partner is in
  * the set is validated against the partner's new content, else against its current one.
  * On return rt[i].changed says which targets changed; *nchanged (may be NULL) counts them.
- * Returns an exit code: 0, 65 (invalid), 73 (cannot write), 77 (permission), 78 (env source
- * unset: "No signing key available: environment variable NAME is not set" for keys). Every
- * failure has been logged with the secret's name, source and reason. */
-int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged);
+ * Returns 0 or a negative errno with `err` (may be NULL) filled: failure class INVALID,
+ * CANTCREAT, NOPERM, or CONFIG (a source missing, an env source unset: "No signing key
+ * available: environment variable NAME is not set" for keys; it wins over the others). Every
+ * failure has been logged with the secret's name, source and reason (err->reported). */
+int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged,
+		       struct agent_error *err);
 
 #endif

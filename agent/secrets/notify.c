@@ -2,6 +2,7 @@
 
 #include "base/log.h"
 #include "proc/signals.h"
+#include "proc/supervise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,7 +35,6 @@ struct notifier {
 	unsigned retry_attempt; /* 0: no retry pending */
 
 	pid_t hook_pid;		      /* 0: no hook running */
-	int hook_pidfd;		      /* watch: readable when the hook exits */
 	struct ev_timer hook_timeout; /* kills the hook's group */
 	bool hook_again;	      /* a change arrived while the hook ran */
 	bool hook_killed;
@@ -131,13 +130,13 @@ static int signal_pidfile(struct notifier *n)
 	else
 		snprintf(why, sizeof(why), "cannot read %s: %s", n->opts.pidfile, strerror(-r));
 	schedule_retry(n, why);
-	return n->retry_attempt ? 1 : r;
+	return n->retry_attempt ? 0 : r;
 }
 
 static int signal_child(struct notifier *n)
 {
 	char signame[32], msg[96];
-	int r = n->opts.child->signal_child(n->opts.child->ctx, n->opts.sig);
+	int r = supervisor_signal_child(n->opts.sv, n->opts.sig);
 
 	signals_name(n->opts.sig, signame, sizeof(signame));
 	if (r < 0) {
@@ -154,7 +153,7 @@ static int signal_child(struct notifier *n)
 
 static int restart_child(struct notifier *n)
 {
-	int r = n->opts.child->restart_child(n->opts.child->ctx);
+	int r = supervisor_restart_child(n->opts.sv);
 
 	if (r < 0) {
 		n->stats.failed++;
@@ -181,7 +180,6 @@ static void hook_finished(pid_t pid, int wstatus, void *ctx)
 	else
 		snprintf(status, sizeof(status), "unknown");
 	ev_timer_disarm(&n->hook_timeout);
-	ev_del_close(n->loop, &n->hook_pidfd);
 	n->hook_pid = 0;
 	n->stats.hooks_finished++;
 	n->stats.last_hook_wstatus = wstatus;
@@ -200,23 +198,6 @@ static void hook_finished(pid_t pid, int wstatus, void *ctx)
 		n->hook_again = false;
 		run_hook(n);
 	}
-}
-
-static void on_hook_pidfd(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
-{
-	struct notifier *n = ctx;
-	int wstatus = 0;
-	pid_t r;
-
-	(void)loop;
-	(void)fd;
-	(void)events;
-	do
-		r = waitpid(n->hook_pid, &wstatus, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return;
-	hook_finished(n->hook_pid, r < 0 ? 0 : wstatus, n);
 }
 
 static void on_hook_timeout(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
@@ -288,7 +269,7 @@ static int run_hook(struct notifier *n)
 		n->hook_again = true;
 		log_info("hook_busy", NULL, "%s still runs; it runs again when it ends",
 			 n->opts.exec_path);
-		return 1;
+		return 0;
 	}
 	envp = hook_environment(n->secrets);
 	if (!envp)
@@ -310,13 +291,7 @@ static int run_hook(struct notifier *n)
 	/* Also from here: the hook may not have reached setpgid yet when a timeout fires. */
 	setpgid(pid, pid);
 	n->hook_pid = pid;
-	if (n->opts.child && n->opts.child->track_pid) {
-		r = n->opts.child->track_pid(n->opts.child->ctx, pid, hook_finished, n);
-	} else {
-		n->hook_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		r = n->hook_pidfd < 0 ? -errno
-				      : ev_add(n->loop, n->hook_pidfd, EPOLLIN, on_hook_pidfd, n);
-	}
+	r = supervisor_track_pid(n->opts.sv, pid, hook_finished, n);
 	if (r < 0)
 		log_warn("hook_untracked", NULL,
 			 "cannot follow %s (pid %d): %s; its exit is not logged", n->opts.exec_path,
@@ -333,7 +308,7 @@ static int deliver(struct notifier *n)
 {
 	switch (n->opts.kind) {
 	case ON_CHANGE_SIGNAL:
-		return n->opts.child ? signal_child(n) : signal_pidfile(n);
+		return n->opts.pidfile ? signal_pidfile(n) : signal_child(n);
 	case ON_CHANGE_RESTART:
 		return restart_child(n);
 	case ON_CHANGE_EXEC:
@@ -366,12 +341,6 @@ int notifier_notify(struct notifier *n, const char *secrets, const char *fingerp
 	return deliver(n);
 }
 
-void notifier_child_reaped(struct notifier *n, pid_t pid, int wstatus)
-{
-	if (n && pid > 0 && pid == n->hook_pid)
-		hook_finished(pid, wstatus, n);
-}
-
 const struct notifier_stats *notifier_get_stats(const struct notifier *n)
 {
 	return &n->stats;
@@ -383,9 +352,9 @@ int notifier_create(struct notifier **out, struct ev_loop *loop, const struct no
 	int ret;
 
 	*out = NULL;
-	if ((opts->kind == ON_CHANGE_SIGNAL && !opts->child && !opts->pidfile) ||
-	    (opts->kind == ON_CHANGE_RESTART && !opts->child) ||
-	    (opts->kind == ON_CHANGE_EXEC && !opts->exec_path))
+	if ((opts->kind == ON_CHANGE_SIGNAL && !opts->sv && !opts->pidfile) ||
+	    (opts->kind == ON_CHANGE_RESTART && !opts->sv) ||
+	    (opts->kind == ON_CHANGE_EXEC && (!opts->exec_path || !opts->sv)))
 		return -EINVAL;
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -394,7 +363,7 @@ int notifier_create(struct notifier **out, struct ev_loop *loop, const struct no
 	n->opts = *opts;
 	if (!n->opts.hook_timeout_ms)
 		n->opts.hook_timeout_ms = DEFAULT_HOOK_TIMEOUT_MS;
-	n->retry.fd = n->hook_timeout.fd = n->hook_pidfd = -1;
+	n->retry.fd = n->hook_timeout.fd = -1;
 	if ((ret = ev_timer_init(loop, &n->retry, CLOCK_MONOTONIC, on_retry, n)) < 0 ||
 	    (ret = ev_timer_init(loop, &n->hook_timeout, CLOCK_MONOTONIC, on_hook_timeout, n)) <
 		0) {
@@ -411,6 +380,5 @@ void notifier_destroy(struct notifier *n)
 		return;
 	ev_timer_close(&n->retry);
 	ev_timer_close(&n->hook_timeout);
-	ev_del_close(n->loop, &n->hook_pidfd);
 	free(n);
 }

@@ -1,6 +1,5 @@
 #include "secrets/preflight.h"
 
-#include "base/exit_codes.h"
 #include "base/log.h"
 #include "secrets/tcp_probe.h"
 
@@ -200,7 +199,7 @@ static bool report_tcp(const struct config *cfg, const struct tcp_plan *p)
 	return ok;
 }
 
-int preflight_run(const struct config *cfg, struct ev_loop *loop)
+int preflight_run(const struct config *cfg, struct ev_loop *loop, struct agent_error *err)
 {
 	static struct tcp_plan plan; /* large; the preflight runs once per process */
 	bool env_ok, dirs_ok, tcp_parsed, tcp_ok = true;
@@ -215,15 +214,18 @@ int preflight_run(const struct config *cfg, struct ev_loop *loop)
 		if (r < 0 && r != -ETIMEDOUT) {
 			log_event(LOG_ERROR, "preflight_failed", NULL, NULL,
 				  "TCP checks could not run: %s", strerror(-r));
-			return EXIT_SOFTWARE;
+			return agent_error_logged(err, AGENT_FAIL_SOFTWARE, r,
+						  "TCP checks could not run: %s", strerror(-r));
 		}
 		tcp_ok = report_tcp(cfg, &plan);
 	}
+	/* Each failing item was logged above. */
 	if (!env_ok || !tcp_parsed)
-		return EXIT_CONFIG;
+		return agent_error_logged(err, AGENT_FAIL_CONFIG, -EINVAL, "preflight failed");
 	if (!dirs_ok || !tcp_ok)
-		return EXIT_UNAVAILABLE;
+		return agent_error_logged(err, AGENT_FAIL_UNAVAILABLE, -EHOSTUNREACH,
+					  "preflight failed");
 	if (cfg->require_env.n || cfg->require_dir.n || plan.nchecks)
 		log_info("preflight_ok", NULL, "every preflight check passed");
-	return EXIT_OK;
+	return 0;
 }

@@ -11,12 +11,15 @@
 #ifndef AGENT_PREFLIGHT_H
 #define AGENT_PREFLIGHT_H
 
-#include "config/config.h"
+#include "base/error.h"
 #include "base/event_loop.h"
+#include "config/config.h"
 
-/* Returns 0, 78 when a required env var is missing (an empty value counts as missing, like the
- * seed's `[ -z "$VAR" ]`) or a TCP address cannot be parsed, else 69 when anything else failed.
- * A wait_tcp or wait_any_tcp value may itself hold a comma/whitespace separated list. */
-int preflight_run(const struct config *cfg, struct ev_loop *loop);
+/* Returns 0 or a negative errno with `err` filled (every failing item already logged): failure
+ * class CONFIG when a required env var is missing (an empty value counts as missing, like the
+ * seed's `[ -z "$VAR" ]`) or a TCP address cannot be parsed, else UNAVAILABLE when anything
+ * else failed. A wait_tcp or wait_any_tcp value may itself hold a comma/whitespace separated
+ * list. */
+int preflight_run(const struct config *cfg, struct ev_loop *loop, struct agent_error *err);
 
 #endif

@@ -1,8 +1,6 @@
 #include "secrets/rotation.h"
 
-#include "base/exit_codes.h"
 #include "base/log.h"
-#include "proc/supervise.h"
 #include "secrets/mountinfo.h"
 #include "secrets/notify.h"
 #include "secrets/source_watch.h"
@@ -26,7 +24,6 @@ struct rotation {
 	struct materializer *m;
 	struct source_watch *sw;
 	struct notifier *notifier;
-	struct notify_child_ops child_ops;
 	struct ev_timer debounce;
 	uint64_t first_pending_ms;
 	bool *pending; /* cfg->nsecrets entries */
@@ -34,21 +31,6 @@ struct rotation {
 	bool *changed; /* union over the rounds of one application */
 	size_t n;
 };
-
-static int child_signal(void *ctx, int sig)
-{
-	return supervisor_signal_child(ctx, sig);
-}
-
-static int child_restart(void *ctx)
-{
-	return supervisor_restart_child(ctx);
-}
-
-static int child_track(void *ctx, pid_t pid, notify_exit_cb on_exit, void *cb_ctx)
-{
-	return supervisor_track_pid(ctx, pid, on_exit, cb_ctx);
-}
 
 /* "a,b" and "a:fp,b:fp" for the secrets the last application changed. */
 static void describe_changes(const struct rotation *r, char *names, size_t names_size, char *fps,
@@ -97,14 +79,15 @@ static void apply_pending(struct rotation *r)
 		return;
 	memset(r->changed, 0, r->n * sizeof(r->changed[0]));
 	for (int round = 0; round < MAX_APPLY_ROUNDS; round++) {
+		struct agent_error err;
 		size_t nchanged = 0;
-		int rc = materializer_apply(r->m, r->which, &nchanged);
 
-		if (rc != EXIT_OK) {
+		if (materializer_apply(r->m, r->which, &nchanged, &err) < 0) {
+			/* The log names the class by the status a start would have ended with. */
 			log_warn("rotation_rejected", NULL,
 				 "the new version was not applied (exit code %d): every file stays "
 				 "as it was; the next change is tried again",
-				 rc);
+				 agent_exit_code(err.failure));
 			break;
 		}
 		for (size_t i = 0; i < r->n; i++)
@@ -181,6 +164,7 @@ static int start(struct rotation *r, const struct rotation_notify *notify)
 	    .exec_path = cfg->on_change_exec,
 	    .hook_timeout_ms = cfg->hook_timeout_ms,
 	    .pidfile = notify->notify_pidfile,
+	    .sv = notify->sv,
 	};
 	struct source_watch_opts wopts = {.poll_interval_ms = cfg->poll_interval_ms};
 	char(*paths)[PATH_MAX] = NULL;
@@ -210,13 +194,6 @@ static int start(struct rotation *r, const struct rotation_notify *notify)
 	if (watched == 0) {
 		ret = 1;
 		goto out;
-	}
-	if (notify->sv) {
-		r->child_ops = (struct notify_child_ops){.signal_child = child_signal,
-							 .restart_child = child_restart,
-							 .track_pid = child_track,
-							 .ctx = notify->sv};
-		nopts.child = &r->child_ops;
 	}
 	if ((ret = notifier_create(&r->notifier, r->loop, &nopts)) < 0) {
 		log_error("rotation_failed", NULL, "cannot set up notifications: %s",
@@ -253,10 +230,10 @@ out:
 }
 
 int rotation_start(struct rotation **out, struct ev_loop *loop, struct materializer *m,
-		   const struct rotation_notify *notify)
+		   const struct rotation_notify *notify, struct agent_error *err)
 {
 	struct rotation *r = calloc(1, sizeof(*r));
-	int ret;
+	int ret = -ENOMEM;
 
 	*out = NULL;
 	if (!r)
@@ -284,13 +261,8 @@ fail:
 	if (!r)
 		log_error("rotation_failed", NULL, "out of memory");
 	rotation_stop(r);
-	return EXIT_SOFTWARE;
-}
-
-void rotation_child_reaped(struct rotation *r, pid_t pid, int wstatus)
-{
-	if (r)
-		notifier_child_reaped(r->notifier, pid, wstatus);
+	return agent_error_logged(err, AGENT_FAIL_SOFTWARE, ret,
+				  "cannot start watching for rotation");
 }
 
 void rotation_stop(struct rotation *r)

@@ -17,8 +17,9 @@
 #ifndef AGENT_ROTATION_H
 #define AGENT_ROTATION_H
 
-#include "config/config.h"
+#include "base/error.h"
 #include "base/event_loop.h"
+#include "config/config.h"
 #include "secrets/materialize.h"
 
 #include <sys/types.h>
@@ -28,18 +29,14 @@ struct rotation;
 
 /* How a change is announced. */
 struct rotation_notify {
-	struct supervisor *sv;	    /* run: signal/restart the child; NULL for watch */
+	struct supervisor *sv;	    /* the reaper of hooks; in run also the child to signal */
 	const char *notify_pidfile; /* watch: read at every notification */
 };
 
 /* Registers the watches in `loop`. *out is NULL when there is nothing to watch. Returns 0 or
- * an exit code (70) after logging. */
+ * a negative errno (logged, failure class SOFTWARE). */
 int rotation_start(struct rotation **out, struct ev_loop *loop, struct materializer *m,
-		   const struct rotation_notify *notify);
+		   const struct rotation_notify *notify, struct agent_error *err);
 void rotation_stop(struct rotation *r);
-
-/* For a caller that reaps every child itself: hands a reaped pid to the notifier (its exec:
- * hook may be that pid). `r` may be NULL. */
-void rotation_child_reaped(struct rotation *r, pid_t pid, int wstatus);
 
 #endif

@@ -9,10 +9,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config/config.h"
 #include "base/exit_codes.h"
-#include "secrets/materialize.h"
+#include "config/config.h"
 #include "secret_fs/secure_mem.h"
+#include "secrets/materialize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +21,22 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The exit status the agent would end with after one application (0 when it succeeded). */
+static int apply(struct materializer *m, const bool *which, size_t *nchanged)
+{
+	struct agent_error err;
+
+	return materializer_apply(m, which, nchanged, &err) < 0 ? agent_exit_code(err.failure)
+								: EXIT_OK;
+}
+
+static int make_dirs(struct materializer *m)
+{
+	struct agent_error err;
+
+	return materializer_make_dirs(m, &err) < 0 ? agent_exit_code(err.failure) : EXIT_OK;
+}
 
 struct fixture {
 	char dir[64];
@@ -130,7 +146,7 @@ static void test_change_detection(void **state)
 	add_secret(f, "token", from, dst, SFS_TYPE_OPAQUE);
 
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 1);
 	assert_true(m.rt[0].applied);
 	assert_true(m.rt[0].changed);
@@ -140,14 +156,14 @@ static void test_change_detection(void **state)
 	assert_int_equal(st1.st_mode & 07777, 0400);
 
 	/* Same bytes: nothing rewritten, nobody to notify. */
-	assert_int_equal(materializer_apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 0);
 	assert_false(m.rt[0].changed);
 	assert_int_equal(stat(dst, &st2), 0);
 	assert_int_equal(st1.st_ino, st2.st_ino);
 
 	put_str(src, "version 2");
-	assert_int_equal(materializer_apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 1);
 	assert_true(m.rt[0].changed);
 	get_file(dst, buf, sizeof(buf));
@@ -166,12 +182,12 @@ static void test_env_read_once(void **state)
 	setenv("SA_UNIT_TOKEN", "from the environment", 1);
 	add_secret(f, "token", "env:SA_UNIT_TOKEN", dst, SFS_TYPE_OPAQUE);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_null(getenv("SA_UNIT_TOKEN"));
 	get_file(dst, buf, sizeof(buf));
 	assert_string_equal(buf, "from the environment");
 	/* The variable is gone; a second application must not call that a missing variable. */
-	assert_int_equal(materializer_apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 0);
 	materializer_free(&m);
 }
@@ -184,7 +200,7 @@ static void test_missing_env_codes(void **state)
 	unsetenv("SA_UNIT_UNSET");
 	add_secret(f, "signing_key", "env:SA_UNIT_UNSET", path(f, "k"), SFS_TYPE_ED25519);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_CONFIG);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_CONFIG);
 	assert_false(m.rt[0].applied);
 	materializer_free(&m);
 }
@@ -206,7 +222,7 @@ static void test_selection(void **state)
 	add_secret(f, "a", a_from, a_dst, SFS_TYPE_OPAQUE);
 	add_secret(f, "b", b_from, b_dst, SFS_TYPE_OPAQUE);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, only_b, &nchanged), EXIT_OK);
+	assert_int_equal(apply(&m, only_b, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 1);
 	assert_int_equal(access(a_dst, F_OK), -1);
 	assert_false(m.rt[0].applied);
@@ -236,19 +252,19 @@ static void test_invalid_update_keeps_old(void **state)
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "signing_key", from, dst, SFS_TYPE_ED25519);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	assert_int_equal(strlen(m.rt[0].fingerprint), 64);
 	get_file(dst, old, sizeof(old));
 	memcpy(hash_before, m.rt[0].source_hash, 32);
 
 	put_str(src, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_INVALID);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_INVALID);
 	get_file(dst, now, sizeof(now));
 	assert_string_equal(old, now);
 	assert_memory_equal(m.rt[0].source_hash, hash_before, 32);
 
 	put_file(src, pem, len);
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	materializer_free(&m);
 }
 
@@ -267,11 +283,11 @@ static void test_dirs_after_validation(void **state)
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "k", from, path(f, "app/k"), SFS_TYPE_ED25519);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_make_dirs(&m), EXIT_OK);
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_INVALID);
+	assert_int_equal(make_dirs(&m), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_INVALID);
 	assert_int_equal(access(logs, F_OK), -1);
 	f->secrets[0].type = SFS_TYPE_OPAQUE;
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	assert_int_equal(stat(logs, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0750);
 	materializer_free(&m);
@@ -310,13 +326,13 @@ static void test_tls_pair_checked_when_cert_changes(void **state)
 	add_secret(f, "tls_key", key_from, path(f, "out/tls.key"), SFS_TYPE_TLS_KEY);
 	f->secrets[1].cert_index = 0;
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
-	assert_int_equal(materializer_apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	get_file(f->paths[0], before, sizeof(before));
 
 	/* Only the certificate's source changes (and only it is in the rotation's set). */
 	snprintf(cmd, sizeof(cmd), "cp %s/other.crt %s/tls.crt", d, d);
 	openssl_cmd(cmd);
-	assert_int_equal(materializer_apply(&m, (bool[]){true, false}, NULL), EXIT_INVALID);
+	assert_int_equal(apply(&m, (bool[]){true, false}, NULL), EXIT_INVALID);
 	get_file(f->paths[0], after, sizeof(after));
 	assert_string_equal(before, after);
 	materializer_free(&m);

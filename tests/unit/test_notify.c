@@ -1,6 +1,7 @@
 /* notify: signals reach the pid the pidfile names at that moment (and only it), a stale pid is
  * retried until a live one appears, exec: hooks run with the changed names, are timed out and
- * coalesced, and run-mode notifications go to the supervisor's operations. */
+ * coalesced, hooks are reaped by the supervisor (the one reaper), and run-mode notifications
+ * signal or restart the supervised child. */
 /* cmocka needs these three first. */
 /* clang-format off */
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 
 #include "base/event_loop.h"
 #include "base/log.h"
+#include "proc/signals.h"
+#include "proc/supervise.h"
 #include "secrets/notify.h"
 
 #include <errno.h>
@@ -24,10 +27,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The signal state before the first supervisor blocked everything: what children get back. */
+static struct inherited_state inherited;
+
 struct fixture {
 	char dir[64];
 	char pidfile[96];
 	struct ev_loop loop;
+	struct supervisor *sv; /* the reaper, as in watch: no child */
 };
 
 /* A process that reports every SIGHUP it receives as one byte on a pipe. */
@@ -117,6 +124,15 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->pidfile, sizeof(fx->pidfile), "%s/service.pid", fx->dir);
 	assert_int_equal(ev_init(&fx->loop), 0);
+	{
+		struct supervisor_opts sopts = {.grace_ms = 1000};
+		struct agent_error err;
+		int sigfd = signals_take_over(&inherited);
+
+		assert_true(sigfd >= 0);
+		assert_int_equal(supervisor_create(&fx->sv, &fx->loop, &sopts, NULL, sigfd, &err),
+				 0);
+	}
 	*state = fx;
 	return 0;
 }
@@ -126,6 +142,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 	char cmd[96];
 
+	supervisor_destroy(fx->sv);
 	ev_close(&fx->loop);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
 	assert_int_equal(system(cmd), 0);
@@ -208,7 +225,8 @@ static void stale_pid_is_retried_until_a_live_one_appears(void **state)
 	assert_int_equal(waitpid(dead, NULL, 0), dead);
 	write_pid(fx->pidfile, dead);
 	assert_int_equal(notifier_create(&n, &fx->loop, &opts), 0);
-	assert_int_equal(notifier_notify(n, "root_ca", ""), 1);
+	/* Scheduled for a retry: not delivered yet, not an error either. */
+	assert_int_equal(notifier_notify(n, "root_ca", ""), 0);
 	assert_int_equal(notifier_get_stats(n)->delivered, 0);
 	assert_true(notifier_get_stats(n)->failed >= 1);
 
@@ -232,7 +250,8 @@ static void missing_pidfile_is_retried(void **state)
 
 	unlink(fx->pidfile);
 	assert_int_equal(notifier_create(&n, &fx->loop, &opts), 0);
-	assert_int_equal(notifier_notify(n, "root_ca", ""), 1);
+	assert_int_equal(notifier_notify(n, "root_ca", ""), 0);
+	assert_int_equal(notifier_get_stats(n)->delivered, 0);
 	start_listener(&live);
 	write_pid(fx->pidfile, live.pid);
 	run_loop_until(fx, &notifier_get_stats(n)->delivered, 1, 5000);
@@ -246,7 +265,7 @@ static void hook_runs_with_the_changed_names_and_its_status_is_kept(void **state
 	struct fixture *fx = *state;
 	char hook[128], outfile[128], script[512], got[128] = {0};
 	struct notifier *n;
-	struct notifier_opts opts = {.kind = ON_CHANGE_EXEC, .exec_path = hook};
+	struct notifier_opts opts = {.kind = ON_CHANGE_EXEC, .exec_path = hook, .sv = fx->sv};
 	FILE *f;
 
 	snprintf(hook, sizeof(hook), "%s/hook.sh", fx->dir);
@@ -274,7 +293,7 @@ static void hook_over_its_time_bound_is_killed(void **state)
 	char hook[128];
 	struct notifier *n;
 	struct notifier_opts opts = {
-	    .kind = ON_CHANGE_EXEC, .exec_path = hook, .hook_timeout_ms = 200};
+	    .kind = ON_CHANGE_EXEC, .exec_path = hook, .hook_timeout_ms = 200, .sv = fx->sv};
 
 	snprintf(hook, sizeof(hook), "%s/slow.sh", fx->dir);
 	write_text(hook, "#!/bin/sh\nsleep 60\n", 0755);
@@ -292,75 +311,90 @@ static void changes_during_a_hook_coalesce_into_one_more_run(void **state)
 	struct fixture *fx = *state;
 	char hook[128];
 	struct notifier *n;
-	struct notifier_opts opts = {.kind = ON_CHANGE_EXEC, .exec_path = hook};
+	struct notifier_opts opts = {.kind = ON_CHANGE_EXEC, .exec_path = hook, .sv = fx->sv};
 
 	snprintf(hook, sizeof(hook), "%s/busy.sh", fx->dir);
 	write_text(hook, "#!/bin/sh\nsleep 0.3\n", 0755);
 	assert_int_equal(notifier_create(&n, &fx->loop, &opts), 0);
 	assert_int_equal(notifier_notify(n, "a", ""), 0);
-	assert_int_equal(notifier_notify(n, "b", ""), 1);
-	assert_int_equal(notifier_notify(n, "c", ""), 1);
+	/* Coalesced into one more run after the first. */
+	assert_int_equal(notifier_notify(n, "b", ""), 0);
+	assert_int_equal(notifier_notify(n, "c", ""), 0);
+	assert_int_equal(notifier_get_stats(n)->delivered, 1);
 	run_loop_until(fx, &notifier_get_stats(n)->hooks_finished, 3, 5000);
 	assert_int_equal(notifier_get_stats(n)->hooks_finished, 2);
 	assert_int_equal(notifier_get_stats(n)->delivered, 2);
 	notifier_destroy(n);
 }
 
-struct fake_child {
-	int signals[4];
-	unsigned nsignals;
-	unsigned restarts;
-	int fail_with;
-};
-
-static int fake_signal(void *ctx, int sig)
+/* A supervisor with a real child (`sleep 30`), as run has. */
+static struct supervisor *supervise_sleep(struct fixture *fx, struct child_spec *spec,
+					  struct privdrop_plan *plan)
 {
-	struct fake_child *c = ctx;
+	static char *argv[] = {"sleep", "30", NULL};
+	struct supervisor_opts sopts = {.grace_ms = 1000};
+	struct supervisor *sv;
+	struct agent_error err;
+	int sigfd = signals_take_over(&inherited);
 
-	if (c->fail_with)
-		return c->fail_with;
-	c->signals[c->nsignals++ % 4] = sig;
-	return 0;
-}
-
-static int fake_restart(void *ctx)
-{
-	struct fake_child *c = ctx;
-
-	c->restarts++;
-	return 0;
+	assert_true(sigfd >= 0);
+	memset(plan, 0, sizeof(*plan));
+	plan->uid = getuid();
+	plan->gid = getgid();
+	*spec = (struct child_spec){.argv = argv, .inherited = &inherited, .plan = plan};
+	/* As run does before starting the child (ids stay: no_new_privs, no inheritable caps). */
+	assert_int_equal(privdrop_agent(plan, &err), 0);
+	assert_int_equal(supervisor_create(&sv, &fx->loop, &sopts, spec, sigfd, &err), 0);
+	assert_int_equal(supervisor_start(sv, &err), 0);
+	return sv;
 }
 
 static void run_mode_goes_to_the_supervisor(void **state)
 {
 	struct fixture *fx = *state;
-	struct fake_child child = {0};
-	struct notify_child_ops ops = {
-	    .signal_child = fake_signal, .restart_child = fake_restart, .ctx = &child};
-	struct notifier_opts sig_opts = {.kind = ON_CHANGE_SIGNAL, .sig = SIGUSR2, .child = &ops};
-	struct notifier_opts restart_opts = {.kind = ON_CHANGE_RESTART, .child = &ops};
-	struct notifier_opts none_opts = {.kind = ON_CHANGE_NONE, .child = &ops};
+	struct child_spec spec;
+	struct privdrop_plan plan;
+	struct notifier_opts sig_opts = {.kind = ON_CHANGE_SIGNAL, .sig = SIGUSR2};
+	struct notifier_opts restart_opts = {.kind = ON_CHANGE_RESTART};
+	struct notifier_opts none_opts = {.kind = ON_CHANGE_NONE};
 	struct notifier *n;
+	uint64_t deadline;
 
+	/* One reaper per process: this test's supervisors have a child. */
+	supervisor_destroy(fx->sv);
+	fx->sv = NULL;
+
+	sig_opts.sv = supervise_sleep(fx, &spec, &plan);
 	assert_int_equal(notifier_create(&n, &fx->loop, &sig_opts), 0);
 	assert_int_equal(notifier_notify(n, "k", "k:00"), 0);
-	assert_int_equal(child.nsignals, 1);
-	assert_int_equal(child.signals[0], SIGUSR2);
-	child.fail_with = -ESRCH;
+	assert_int_equal(notifier_get_stats(n)->delivered, 1);
+	/* SIGUSR2 ends `sleep`; once the reaper has collected it there is nobody to signal. */
+	assert_int_equal(supervisor_run(sig_opts.sv), 128 + SIGUSR2);
 	assert_int_equal(notifier_notify(n, "k", "k:00"), -ESRCH);
 	assert_int_equal(notifier_get_stats(n)->failed, 1);
 	notifier_destroy(n);
+	supervisor_destroy(sig_opts.sv);
 
+	restart_opts.sv = supervise_sleep(fx, &spec, &plan);
 	assert_int_equal(notifier_create(&n, &fx->loop, &restart_opts), 0);
 	assert_int_equal(notifier_notify(n, "k", ""), 0);
-	assert_int_equal(child.restarts, 1);
+	assert_int_equal(notifier_get_stats(n)->delivered, 1);
+	/* The restarted child runs again: signalling it works after the old one was reaped. */
+	deadline = ev_now_ms() + 3000;
+	while (ev_now_ms() < deadline)
+		ev_run_once(&fx->loop, 100);
+	assert_int_equal(supervisor_signal_child(restart_opts.sv, 0), 0);
 	notifier_destroy(n);
 
+	none_opts.sv = restart_opts.sv;
 	assert_int_equal(notifier_create(&n, &fx->loop, &none_opts), 0);
 	assert_int_equal(notifier_notify(n, "k", ""), 0);
-	assert_int_equal(child.nsignals, 1);
-	assert_int_equal(child.restarts, 1);
+	assert_int_equal(notifier_get_stats(n)->delivered, 0);
+	assert_int_equal(supervisor_signal_child(none_opts.sv, 0), 0);
 	notifier_destroy(n);
+	supervisor_shutdown(restart_opts.sv, 0);
+	assert_int_equal(supervisor_run(restart_opts.sv), 0);
+	supervisor_destroy(restart_opts.sv);
 }
 
 static void signal_without_a_target_is_refused(void **state)
@@ -368,8 +402,12 @@ static void signal_without_a_target_is_refused(void **state)
 	struct fixture *fx = *state;
 	struct notifier *n = NULL;
 	struct notifier_opts opts = {.kind = ON_CHANGE_SIGNAL, .sig = SIGHUP};
+	struct notifier_opts hook = {.kind = ON_CHANGE_EXEC, .exec_path = "/bin/true"};
 
 	assert_int_equal(notifier_create(&n, &fx->loop, &opts), -EINVAL);
+	assert_null(n);
+	/* A hook nobody would reap is refused too. */
+	assert_int_equal(notifier_create(&n, &fx->loop, &hook), -EINVAL);
 	assert_null(n);
 }
 
@@ -391,5 +429,6 @@ int main(void)
 	};
 
 	log_setup(LOG_FORMAT_TEXT, LOG_ERROR);
+	signals_record_inherited(&inherited, 077);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,10 +7,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config/config.h"
 #include "base/event_loop.h"
 #include "base/exit_codes.h"
 #include "base/log.h"
+#include "config/config.h"
 #include "secrets/preflight.h"
 
 #include <arpa/inet.h>
@@ -122,14 +122,16 @@ __attribute__((format(printf, 2, 3))) static char *fmt(struct fixture *f, const 
 static int run(struct fixture *f, struct capture *c)
 {
 	struct ev_loop loop;
+	struct agent_error err;
 	int r;
 
 	assert_int_equal(ev_init(&loop), 0);
 	capture_start(c);
-	r = preflight_run(&f->cfg, &loop);
+	r = preflight_run(&f->cfg, &loop, &err);
 	capture_end(c);
 	ev_close(&loop);
-	return r;
+	/* The exit status the agent would end with. */
+	return r < 0 ? agent_exit_code(err.failure) : EXIT_OK;
 }
 
 static void test_nothing_to_check(void **state)
