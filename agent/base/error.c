@@ -16,18 +16,26 @@ static void fill(struct agent_error *err, enum agent_failure failure, int code)
 	err->show_usage = false;
 }
 
-int agent_error_set(struct agent_error *err, enum agent_failure failure, int code, const char *fmt,
-		    ...)
+/* The body of the three setters; returns the negative errno to hand back. */
+static int vset(struct agent_error *err, enum agent_failure failure, int code, const char *fmt,
+		va_list ap)
 {
-	va_list ap;
-
 	if (code >= 0)
 		code = -EINVAL;
 	if (!err)
 		return code;
 	fill(err, failure, code);
-	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	return code;
+}
+
+int agent_error_set(struct agent_error *err, enum agent_failure failure, int code, const char *fmt,
+		    ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	code = vset(err, failure, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -37,30 +45,25 @@ int agent_error_logged(struct agent_error *err, enum agent_failure failure, int 
 {
 	va_list ap;
 
-	if (code >= 0)
-		code = -EINVAL;
-	if (!err)
-		return code;
-	fill(err, failure, code);
-	err->reported = true;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	code = vset(err, failure, code, fmt, ap);
 	va_end(ap);
+	if (err)
+		err->reported = true;
 	return code;
 }
 
 int agent_error_usage(struct agent_error *err, const char *fmt, ...)
 {
 	va_list ap;
+	int code;
 
-	if (!err)
-		return -EINVAL;
-	fill(err, AGENT_FAIL_USAGE, -EINVAL);
-	err->show_usage = true;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	code = vset(err, AGENT_FAIL_USAGE, -EINVAL, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	if (err)
+		err->show_usage = true;
+	return code;
 }
 
 int agent_error_from_sfs(struct agent_error *err, enum agent_failure failure,

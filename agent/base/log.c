@@ -19,6 +19,12 @@ void log_setup(enum log_format format, enum log_level min_level)
 	g_min = min_level;
 }
 
+const char *log_level_name(enum log_level level)
+{
+	return (unsigned)level < sizeof(level_names) / sizeof(level_names[0]) ? level_names[level]
+									      : "info";
+}
+
 int log_parse_level(const char *s, enum log_level *out)
 {
 	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -64,6 +70,30 @@ static void puts_(struct line *l, const char *s)
 	put(l, s, strlen(s));
 }
 
+/* A quoted string with '"', '\\' and control bytes escaped: JSON spells a control byte
+ * \u00XX, logfmt \n or \xXX. */
+static void put_quoted(struct line *l, const char *v, bool json)
+{
+	put(l, "\"", 1);
+	for (const char *p = v; *p; p++) {
+		char esc[8];
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			put(l, esc, 2);
+		} else if (c == '\n' && !json) {
+			put(l, "\\n", 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", c);
+			puts_(l, esc);
+		} else {
+			put(l, p, 1);
+		}
+	}
+	put(l, "\"", 1);
+}
+
 /* logfmt: bare when the value has no space, quote, '=' or control byte; else quoted. */
 static void put_text_value(struct line *l, const char *v)
 {
@@ -71,48 +101,10 @@ static void put_text_value(struct line *l, const char *v)
 	for (const char *p = v; *p; p++)
 		if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20)
 			quote = true;
-	if (!quote) {
+	if (quote)
+		put_quoted(l, v, false);
+	else
 		puts_(l, v);
-		return;
-	}
-	put(l, "\"", 1);
-	for (const char *p = v; *p; p++) {
-		char esc[8];
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(l, esc, 2);
-		} else if (c == '\n') {
-			put(l, "\\n", 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\x%02x", c);
-			puts_(l, esc);
-		} else {
-			put(l, p, 1);
-		}
-	}
-	put(l, "\"", 1);
-}
-
-static void put_json_string(struct line *l, const char *v)
-{
-	put(l, "\"", 1);
-	for (const char *p = v; *p; p++) {
-		char esc[8];
-		unsigned char c = (unsigned char)*p;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			put(l, esc, 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			puts_(l, esc);
-		} else {
-			put(l, p, 1);
-		}
-	}
-	put(l, "\"", 1);
 }
 
 static void put_field(struct line *l, bool first, const char *key, const char *value)
@@ -120,9 +112,9 @@ static void put_field(struct line *l, bool first, const char *key, const char *v
 	if (g_format == LOG_FORMAT_JSON) {
 		if (!first)
 			put(l, ",", 1);
-		put_json_string(l, key);
+		put_quoted(l, key, true);
 		put(l, ":", 1);
-		put_json_string(l, value);
+		put_quoted(l, value, true);
 	} else {
 		if (!first)
 			put(l, " ", 1);

@@ -14,6 +14,7 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_setup(enum log_format format, enum log_level min_level);
 int log_parse_level(const char *s, enum log_level *out);   /* 0 or -EINVAL */
+const char *log_level_name(enum log_level level);	   /* "debug", "info", ... */
 int log_parse_format(const char *s, enum log_format *out); /* 0 or -EINVAL */
 
 /* Logs one event. `secret` may be NULL. `fields` is NULL or a NULL-terminated array of
