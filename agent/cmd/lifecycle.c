@@ -1,6 +1,7 @@
 #include "cmd/lifecycle.h"
 
 #include "base/log.h"
+#include "base/observe.h"
 #include "proc/process_setup.h"
 #include "proc/supervise.h"
 #include "secrets/preflight.h"
@@ -228,6 +229,10 @@ int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *e
 	if (!lc->has_child)
 		log_info("watch_ready", NULL, "%zu secret(s) written; watching for rotation",
 			 lc->cfg.nsecrets);
+	/* Readiness: every secret written, privileges dropped, the child started or the watch
+	 * armed. An observer (status listener, metrics) is set before this point. */
+	if (r == 0)
+		observe_ready();
 	status = supervisor_run(lc->sv);
 	log_event(LOG_INFO, "agent_exit", NULL, NULL, "exit code %d", status);
 	return status;

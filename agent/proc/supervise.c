@@ -1,6 +1,7 @@
 #include "proc/supervise.h"
 
 #include "base/log.h"
+#include "base/observe.h"
 #include "proc/idle_trim.h"
 #include "proc/signals.h"
 
@@ -234,8 +235,10 @@ static void on_main_exit(struct supervisor *sv, int wstatus)
 		ev_timer_disarm(&sv->grace);
 		struct agent_error err;
 
-		if (start_child(sv, &err) == 0)
+		if (start_child(sv, &err) == 0) {
+			observe_child_restarted(sv->child);
 			return;
+		}
 		code = agent_exit_code(err.failure);
 		sv->exit_code_forced = false;
 	}

@@ -1,6 +1,7 @@
 #include "secrets/materialize.h"
 
 #include "base/log.h"
+#include "base/observe.h"
 #include "secret_fs/atomic_write.h"
 #include "secret_fs/safe_dir.h"
 #include "secret_fs/secure_mem.h"
@@ -591,6 +592,8 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 	memcpy(rt->fingerprint, w->fingerprint, sizeof(rt->fingerprint));
 	if (changed)
 		(*changed_count)++;
+	if (s->to)
+		observe_secret_written(s->name, changed);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "secrets/notify.h"
 
 #include "base/log.h"
+#include "base/observe.h"
 #include "proc/signals.h"
 #include "proc/supervise.h"
 
@@ -77,6 +78,14 @@ static void log_notification(struct notifier *n, const char *action, pid_t pid, 
 	if (pid <= 0)
 		fields[6] = NULL;
 	log_event(LOG_INFO, "rotation_notified", NULL, fields, "%s", detail);
+	observe_notification(action, true);
+}
+
+/* Every failed attempt (each retry counts). */
+static void count_failure(struct notifier *n, const char *action)
+{
+	n->stats.failed++;
+	observe_notification(action, false);
 }
 
 static void schedule_retry(struct notifier *n, const char *why)
@@ -117,7 +126,7 @@ static int signal_pidfile(struct notifier *n)
 		log_notification(n, "signal", pid, why);
 		return 0;
 	}
-	n->stats.failed++;
+	count_failure(n, "signal");
 	n->retry_attempt++;
 	if (r == -ESRCH)
 		snprintf(why, sizeof(why), "pid %d from %s is not running (stale pidfile)",
@@ -140,7 +149,7 @@ static int signal_child(struct notifier *n)
 
 	signals_name(n->opts.sig, signame, sizeof(signame));
 	if (r < 0) {
-		n->stats.failed++;
+		count_failure(n, "signal");
 		log_warn("notify_failed", NULL, "cannot send %s to the child: %s (secrets %s)",
 			 signame, strerror(-r), n->secrets);
 		return r;
@@ -156,7 +165,7 @@ static int restart_child(struct notifier *n)
 	int r = supervisor_restart_child(n->opts.sv);
 
 	if (r < 0) {
-		n->stats.failed++;
+		count_failure(n, "restart");
 		log_warn("notify_failed", NULL, "cannot restart the child: %s (secrets %s)",
 			 strerror(-r), n->secrets);
 		return r;
@@ -283,7 +292,7 @@ static int run_hook(struct notifier *n)
 	free(envp);
 	if (pid < 0) {
 		r = -errno;
-		n->stats.failed++;
+		count_failure(n, "exec");
 		log_error("notify_failed", NULL, "cannot start %s: %s", n->opts.exec_path,
 			  strerror(-r));
 		return r;

@@ -1,6 +1,7 @@
 #include "secrets/rotation.h"
 
 #include "base/log.h"
+#include "base/observe.h"
 #include "secrets/mountinfo.h"
 #include "secrets/notify.h"
 #include "secrets/source_watch.h"
@@ -74,6 +75,7 @@ static void apply_pending(struct rotation *r)
 {
 	char names[1024], fps[2048];
 	size_t total = 0;
+	bool rejected = false;
 
 	if (!take_pending(r))
 		return;
@@ -88,6 +90,8 @@ static void apply_pending(struct rotation *r)
 				 "the new version was not applied (exit code %d): every file stays "
 				 "as it was; the next change is tried again",
 				 agent_exit_code(err.failure));
+			observe_rotation(OBSERVE_ROTATION_REJECTED, NULL);
+			rejected = true;
 			break;
 		}
 		for (size_t i = 0; i < r->n; i++)
@@ -103,12 +107,16 @@ static void apply_pending(struct rotation *r)
 		if (!take_pending(r))
 			break;
 	}
-	if (total == 0)
+	if (total == 0) {
+		if (!rejected)
+			observe_rotation(OBSERVE_ROTATION_UNCHANGED, NULL);
 		return;
+	}
 	describe_changes(r, names, sizeof(names), fps, sizeof(fps));
 	log_event(LOG_DEBUG, "rotation_applied", NULL,
 		  (const char *[]){"secrets", names, "fingerprints", fps, NULL},
 		  "%zu target(s) rewritten", total);
+	observe_rotation(OBSERVE_ROTATION_APPLIED, names);
 	notifier_notify(r->notifier, names, fps);
 }
 

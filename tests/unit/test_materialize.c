@@ -10,6 +10,7 @@
 /* clang-format on */
 
 #include "base/exit_codes.h"
+#include "base/observe.h"
 #include "config/config.h"
 #include "secret_fs/secure_mem.h"
 #include "secrets/materialize.h"
@@ -168,6 +169,49 @@ static void test_change_detection(void **state)
 	assert_true(m.rt[0].changed);
 	get_file(dst, buf, sizeof(buf));
 	assert_string_equal(buf, "version 2");
+	materializer_free(&m);
+}
+
+struct written {
+	unsigned count, changed;
+	char last[32];
+};
+
+static void on_written(void *ctx, const char *secret, bool changed)
+{
+	struct written *w = ctx;
+
+	w->count++;
+	w->changed += changed;
+	snprintf(w->last, sizeof(w->last), "%s", secret);
+}
+
+/* An observer sees every committed target, changed or not, by the secret's name. */
+static void test_observer_sees_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct materializer m;
+	struct written w = {0};
+	struct agent_observer obs = {.secret_written = on_written, .ctx = &w};
+	char *src = path(f, "src"), *dst = path(f, "out/dst"), from[300];
+
+	put_str(src, "version 1");
+	snprintf(from, sizeof(from), "file:%s", src);
+	add_secret(f, "token", from, dst, SFS_TYPE_OPAQUE);
+	observe_set(&obs);
+	assert_int_equal(materializer_init(&m, &f->cfg), 0);
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(w.count, 1);
+	assert_int_equal(w.changed, 1);
+	assert_string_equal(w.last, "token");
+	/* Same source bytes: skipped before writing, nothing to observe. */
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(w.count, 1);
+	put_str(src, "version 2");
+	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
+	assert_int_equal(w.count, 2);
+	assert_int_equal(w.changed, 2);
+	observe_set(NULL);
 	materializer_free(&m);
 }
 
@@ -342,6 +386,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_change_detection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_observer_sees_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_env_read_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_env_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selection, setup, teardown),
