@@ -14,10 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void lifecycle_init(struct lifecycle *lc, const char *command, bool has_child)
+void lifecycle_init(struct lifecycle *lc, bool has_child)
 {
 	memset(lc, 0, sizeof(*lc));
-	lc->command = command;
 	lc->has_child = has_child;
 	lc->sigfd = -1;
 	lc->loop.epfd = -1;

@@ -30,8 +30,7 @@ struct supervisor;
 struct rotation;
 
 struct lifecycle {
-	const char *command; /* "run" or "watch", for messages */
-	bool has_child;	     /* run: a supervised child; watch: a pidfile or hook target */
+	bool has_child; /* run: a supervised child; watch: a pidfile or hook target */
 	struct inherited_state inherited;
 	struct config cfg;
 	struct privdrop_plan plan;
@@ -46,7 +45,7 @@ struct lifecycle {
 
 /* Records the inherited signal state and umask (before anything changes them) and sets the
  * configuration's defaults. Never fails; lifecycle_free undoes it. */
-void lifecycle_init(struct lifecycle *lc, const char *command, bool has_child);
+void lifecycle_init(struct lifecycle *lc, bool has_child);
 void lifecycle_free(struct lifecycle *lc);
 
 /* Hardening, signals taken over, the command line parsed (from argv[*idx]; *idx ends at the

@@ -35,7 +35,7 @@ int cmd_run(int argc, char **argv, struct agent_error *err)
 		cmd_run_usage(stdout);
 		return 0;
 	}
-	lifecycle_init(&lc, "run", true);
+	lifecycle_init(&lc, true);
 	r = lifecycle_parse(&lc, argc, argv, &idx, err);
 	if (r == 0 && idx >= argc)
 		r = agent_error_usage(err, "no command given after --");

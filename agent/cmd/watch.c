@@ -51,7 +51,7 @@ int cmd_watch(int argc, char **argv, struct agent_error *err)
 		cmd_watch_usage(stdout);
 		return 0;
 	}
-	lifecycle_init(&lc, "watch", false);
+	lifecycle_init(&lc, false);
 	r = lifecycle_parse(&lc, argc, argv, &idx, err);
 	if (r == 0 && idx < argc)
 		r = agent_error_usage(err, "unexpected argument '%s'", argv[idx]);
