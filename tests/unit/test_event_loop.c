@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,71 +42,77 @@ static void run_for(struct ev_loop *loop, uint64_t ms)
 		assert_true(ev_run_once(loop, (int)(end - now)) >= 0);
 }
 
+/* A loop with one disarmed timer counting into `c`. */
+struct fixture {
+	struct ev_loop loop;
+	struct ev_timer t;
+	struct counter c;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->t.fd = -1;
+	assert_int_equal(ev_init(&f->loop), 0);
+	assert_int_equal(ev_timer_init(&f->loop, &f->t, CLOCK_MONOTONIC, count, &f->c), 0);
+	assert_false(f->t.armed);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ev_timer_close(&f->t);
+	assert_int_equal(f->t.fd, -1);
+	ev_close(&f->loop);
+	free(f);
+	return 0;
+}
+
 static void fires_once(void **state)
 {
-	struct ev_loop loop;
-	struct ev_timer t = {.fd = -1};
-	struct counter c = {0};
-	uint64_t start;
+	struct fixture *f = *state;
+	uint64_t start = ev_now_ms();
 
-	(void)state;
-	assert_int_equal(ev_init(&loop), 0);
-	assert_int_equal(ev_timer_init(&loop, &t, CLOCK_MONOTONIC, count, &c), 0);
-	assert_false(t.armed);
-	start = ev_now_ms();
-	assert_int_equal(ev_timer_arm_ms(&t, 30), 0);
-	assert_true(t.armed);
-	run_for(&loop, 150);
-	assert_int_equal(c.fired, 1);
-	assert_true(c.at_ms - start >= 30);
-	assert_false(t.armed);
+	assert_int_equal(ev_timer_arm_ms(&f->t, 30), 0);
+	assert_true(f->t.armed);
+	run_for(&f->loop, 150);
+	assert_int_equal(f->c.fired, 1);
+	assert_true(f->c.at_ms - start >= 30);
+	assert_false(f->t.armed);
 	/* Zero means "at the next iteration", not "disarmed". */
-	assert_int_equal(ev_timer_arm_ms(&t, 0), 0);
-	assert_true(ev_run_once(&loop, 1000) >= 1);
-	assert_int_equal(c.fired, 2);
-	ev_timer_close(&t);
-	assert_int_equal(t.fd, -1);
-	ev_close(&loop);
+	assert_int_equal(ev_timer_arm_ms(&f->t, 0), 0);
+	assert_true(ev_run_once(&f->loop, 1000) >= 1);
+	assert_int_equal(f->c.fired, 2);
 }
 
 static void rearm_replaces(void **state)
 {
-	struct ev_loop loop;
-	struct ev_timer t = {.fd = -1};
-	struct counter c = {0};
-	uint64_t start;
+	struct fixture *f = *state;
+	uint64_t start = ev_now_ms();
 
-	(void)state;
-	assert_int_equal(ev_init(&loop), 0);
-	assert_int_equal(ev_timer_init(&loop, &t, CLOCK_MONOTONIC, count, &c), 0);
-	start = ev_now_ms();
-	assert_int_equal(ev_timer_arm_ms(&t, 20), 0);
-	assert_int_equal(ev_timer_arm_ms(&t, 120), 0);
-	run_for(&loop, 80);
-	assert_int_equal(c.fired, 0);
-	run_for(&loop, 200);
-	assert_int_equal(c.fired, 1);
-	assert_true(c.at_ms - start >= 120);
-	ev_timer_close(&t);
-	ev_close(&loop);
+	assert_int_equal(ev_timer_arm_ms(&f->t, 20), 0);
+	assert_int_equal(ev_timer_arm_ms(&f->t, 120), 0);
+	run_for(&f->loop, 80);
+	assert_int_equal(f->c.fired, 0);
+	run_for(&f->loop, 200);
+	assert_int_equal(f->c.fired, 1);
+	assert_true(f->c.at_ms - start >= 120);
 }
 
 static void disarm_silences(void **state)
 {
-	struct ev_loop loop;
-	struct ev_timer t = {.fd = -1};
-	struct counter c = {0};
+	struct fixture *f = *state;
 
-	(void)state;
-	assert_int_equal(ev_init(&loop), 0);
-	assert_int_equal(ev_timer_init(&loop, &t, CLOCK_MONOTONIC, count, &c), 0);
-	assert_int_equal(ev_timer_arm_ms(&t, 20), 0);
-	ev_timer_disarm(&t);
-	assert_false(t.armed);
-	run_for(&loop, 100);
-	assert_int_equal(c.fired, 0);
-	ev_timer_close(&t);
-	ev_close(&loop);
+	assert_int_equal(ev_timer_arm_ms(&f->t, 20), 0);
+	ev_timer_disarm(&f->t);
+	assert_false(f->t.armed);
+	run_for(&f->loop, 100);
+	assert_int_equal(f->c.fired, 0);
 }
 
 static void close_inside_callback(void **state)
@@ -137,9 +144,9 @@ static void close_inside_callback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(fires_once),
-	    cmocka_unit_test(rearm_replaces),
-	    cmocka_unit_test(disarm_silences),
+	    cmocka_unit_test_setup_teardown(fires_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rearm_replaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(disarm_silences, setup, teardown),
 	    cmocka_unit_test(close_inside_callback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
