@@ -1,11 +1,13 @@
 /* `secret-agent check-config`: parse, expand and resolve the configuration, print the plan,
  * write nothing (design §13: step 1 only). Sources are never read, so no secret byte can be
  * printed; errors go to stderr as one plain line, since this command is read by people. */
+#include "base/exit_codes.h"
+#include "base/log.h"
 #include "cmd/commands.h"
 #include "config/config.h"
-#include "base/exit_codes.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void usage(FILE *out)
 {
@@ -44,6 +46,11 @@ int cmd_check_config(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
+	/* Hidden: the key table, for the shell completion and the man page tests. */
+	if (argc == 2 && strcmp(argv[1], "--list-keys") == 0) {
+		config_print_keys(stdout);
+		return EXIT_OK;
+	}
 	config_init(&cfg);
 	rc = agent_process_setup();
 	if (rc != EXIT_OK)
@@ -54,6 +61,8 @@ int cmd_check_config(int argc, char **argv)
 		rc = agent_exit_code(err.failure);
 		goto out;
 	}
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg.log_format, cfg.log_level);
 	if (idx < argc) {
 		fprintf(stderr, "secret-agent: check-config: unexpected argument '%s'\n\n",
 			argv[idx]);

@@ -54,6 +54,8 @@ int cmd_materialize(int argc, char **argv)
 		rc = agent_exit_code(err.failure);
 		goto out;
 	}
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg.log_format, cfg.log_level);
 	if (idx < argc) {
 		fprintf(stderr, "secret-agent: materialize: unexpected argument '%s'\n\n",
 			argv[idx]);

@@ -126,6 +126,8 @@ int cmd_watch(int argc, char **argv)
 		rc = agent_exit_code(cerr.failure);
 		goto out;
 	}
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg.log_format, cfg.log_level);
 	if (idx < argc) {
 		fprintf(stderr, "secret-agent: watch: unexpected argument '%s'\n\n", argv[idx]);
 		usage(stderr);

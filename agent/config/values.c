@@ -1,5 +1,7 @@
-/* Parsing and printing of typed values: durations, modes, signals, booleans, on_change. */
-#include "config/internal.h"
+/* Parsing and printing of typed values: durations, modes, signals, booleans. */
+#include "config/values.h"
+
+#include "config/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -135,45 +137,6 @@ int config_parse_bool(const char *s, bool *out)
 		}
 	}
 	return -EINVAL;
-}
-
-int config_parse_on_change(struct config *cfg, const char *s, char *msg, size_t msgsize)
-{
-	char *path;
-
-	if (strncmp(s, "signal:", 7) == 0) {
-		int sig;
-
-		if (config_parse_signal(s + 7, &sig) < 0)
-			return config_msg(msg, msgsize, -EINVAL,
-					  "unknown signal '%s' in on_change (e.g. signal:SIGHUP)",
-					  s + 7);
-		cfg->on_change = ON_CHANGE_SIGNAL;
-		cfg->on_change_signal = sig;
-	} else if (strcmp(s, "restart") == 0) {
-		cfg->on_change = ON_CHANGE_RESTART;
-	} else if (strcmp(s, "none") == 0) {
-		cfg->on_change = ON_CHANGE_NONE;
-	} else if (strncmp(s, "exec:", 5) == 0) {
-		if (s[5] != '/')
-			return config_msg(msg, msgsize, -EINVAL,
-					  "on_change exec: needs an absolute path, got '%s'",
-					  s + 5);
-		path = strdup(s + 5);
-		if (!path)
-			return config_msg(msg, msgsize, -ENOMEM, "out of memory");
-		free(cfg->on_change_exec);
-		cfg->on_change_exec = path;
-		cfg->on_change = ON_CHANGE_EXEC;
-		return 0;
-	} else {
-		return config_msg(
-		    msg, msgsize, -EINVAL,
-		    "invalid on_change '%s' (signal:NAME, restart, exec:/path or none)", s);
-	}
-	free(cfg->on_change_exec);
-	cfg->on_change_exec = NULL;
-	return 0;
 }
 
 bool config_secret_name_ok(const char *name)

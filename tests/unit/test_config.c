@@ -8,8 +8,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config/config.h"
 #include "base/exit_codes.h"
+#include "config/config.h"
+#include "config/keys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -673,6 +674,79 @@ static void test_plan_never_holds_values(void **state)
 	config_free(&cfg);
 }
 
+/* Every default in the key table is a valid value of its key (config_init relies on it). */
+static void test_every_default_parses(void **state)
+{
+	struct config cfg;
+	struct secret_cfg secret;
+	struct dir_cfg dir;
+
+	(void)state;
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		struct agent_error err = {0};
+		void *obj = k->section == CONFIG_SECRET ? (void *)&secret
+			    : k->section == CONFIG_DIR	? (void *)&dir
+							: (void *)&cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		memset(&secret, 0, sizeof(secret));
+		memset(&dir, 0, sizeof(dir));
+		if (k->def && k->parse(obj, k, k->def, &err) < 0)
+			fail_msg("default '%s' of %s: %s", k->def, k->name, err.msg);
+		assert_non_null(k->value);
+		assert_true(k->flag == NULL || k->section == CONFIG_AGENT ||
+			    k->section == CONFIG_PREFLIGHT);
+		config_free(&cfg);
+	}
+	config_init(&cfg);
+	assert_int_equal(cfg.debounce_ms, 100);
+	assert_int_equal(cfg.hook_timeout_ms, 30000);
+	assert_int_equal(cfg.on_change_signal, SIGHUP);
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	assert_int_equal(cfg.given, 0);
+	config_free(&cfg);
+}
+
+/* The flags and the file reach a key through the same row: a flag's error is its key's
+ * sentence under the flag's name, as a usage error. */
+static void test_flag_and_file_share_the_key(void **state)
+{
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	expect_usage_error((const char *[]){"run", "--debounce", "5", NULL}, false,
+			   "--debounce: invalid duration '5' for 'debounce'");
+	load_fails("[agent]\ndebounce = 5\n", 2, "invalid duration '5' for 'debounce'");
+}
+
+/* The name of a --secret is copied before the spec is cut again: an error after it names the
+ * secret, not a piece of the spec. */
+static void test_secret_flag_error_names_the_secret(void **state)
+{
+	struct config cfg;
+	struct agent_error err;
+	int idx;
+
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	assert_true(parse(&cfg, &err, &idx, false,
+			  (const char *[]){"run", "--secret", "to=rel,name=k,from=env:A", NULL}) <
+		    0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+	assert_string_equal(err.msg, "--secret k: 'to' needs an absolute path, got 'rel'");
+	config_free(&cfg);
+}
+
+/* An unknown key is refused even when its value names an unset variable (the variable must
+ * not hide the typo). */
+static void test_unknown_key_with_unset_variable(void **state)
+{
+	(void)state;
+	unsetenv("CFGT_UNSET");
+	load_fails("[preflight]\nrequire_env = CFGT_UNSET\nwiat_tcp = ${CFGT_UNSET}:1\n", 3,
+		   "unknown key 'wiat_tcp' in [preflight]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +766,10 @@ int main(void)
 	    cmocka_unit_test(test_finish_checks),
 	    cmocka_unit_test(test_finish_defaults),
 	    cmocka_unit_test(test_plan_never_holds_values),
+	    cmocka_unit_test(test_every_default_parses),
+	    cmocka_unit_test(test_flag_and_file_share_the_key),
+	    cmocka_unit_test(test_secret_flag_error_names_the_secret),
+	    cmocka_unit_test(test_unknown_key_with_unset_variable),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
