@@ -1,4 +1,4 @@
-/* The config file (libinih), the flags over it, and config_finish's defaults and checks. */
+/* The config file (our own line parser), the flags over it, config_finish's checks. */
 /* cmocka needs these first, in this order. */
 /* clang-format off */
 #include <setjmp.h>
@@ -176,7 +176,7 @@ static void test_inline_comments_and_semicolons(void **state)
 	struct config cfg;
 
 	(void)state;
-	/* ';' starts a comment only after whitespace (libinih); inside a value it stays. */
+	/* ';' starts a comment only after whitespace; inside a value it stays. */
 	load_ok(&cfg, "[secret \"a\"]\n"
 		      "from = file:/run/a;b   ; the comment\n"
 		      "to = /x/y\t;tab before the comment\n");
@@ -273,7 +273,7 @@ static void test_long_lines(void **state)
 	size_t len = 0;
 
 	(void)state;
-	/* libinih r55 stops at 200 bytes a line: longer lists are cut at word boundaries. */
+	/* Lines stop at 198 bytes (as libinih r55 did), lists excepted: they are read whole. */
 	for (int i = 0; i < 300; i++)
 		len += (size_t)snprintf(words + len, sizeof(words) - len, " V%03d", i);
 	snprintf(text, sizeof(text),
