@@ -46,6 +46,8 @@ void config_free(struct config *cfg)
 	free(cfg->group);
 	free(cfg->on_change_exec);
 	free(cfg->notify_pidfile);
+	free(cfg->status_listen);
+	free(cfg->ready_file);
 	strlist_free(&cfg->require_env);
 	strlist_free(&cfg->require_dir);
 	strlist_free(&cfg->wait_tcp);

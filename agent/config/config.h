@@ -14,6 +14,10 @@
  *     from the file, a missing file and unknown users/groups are config errors (78).
  *   - Scalar keys may appear once per section; list keys (require_env, require_dir,
  *     wait_tcp, wait_any_tcp) append, also over indented continuation lines.
+ *   - omit_expired = yes applies to x509 bundles only; on another type it is a config error,
+ *     so nobody believes it filters something it does not (no, the default, is accepted
+ *     anywhere). status_listen takes literal addresses only (a listener binds before any
+ *     name could be trusted).
  *   - Parsing sets nothing global: the log settings are returned in log_format/log_level and
  *     the command calls log_setup().
  *   - [dir] mode defaults to 0755. An owner left out defaults to [agent] user and group (what
@@ -61,6 +65,8 @@ struct secret_cfg {
 	int cert_index;             /* resolved index of `cert` in config.secrets, or -1 */
 	int ca_index;               /* resolved index of `ca`, or -1 */
 	char *origin;               /* "FILE:LINE" or "--secret", for messages */
+	bool omit_expired;	    /* x509: write the bundle without the certificates outside
+				       their validity window (default no) */
 	uint64_t given;		    /* keys given, by config_key_bit() (mode and scrub_env
 				       defaults depend on it) */
 };
@@ -95,6 +101,10 @@ struct config {
 	char *notify_pidfile;       /* watch: --notify-pidfile */
 	enum log_format log_format; /* the command passes both to log_setup() */
 	enum log_level log_level;
+	char *status_listen; /* status listener "ADDR:PORT" or "[V6]:PORT", NULL: off */
+	char *ready_file;    /* absolute path written once ready, NULL: off */
+	unsigned warn_days;  /* certificate expiry warning window, days (default 30;
+				0: none) */
 
 	/* [preflight] */
 	struct strlist require_env;

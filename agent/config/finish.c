@@ -110,6 +110,10 @@ static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_
 		    "%s: secret '%s': 'domain' and 'key_id' apply to ed25519 and "
 		    "tls-key secrets only",
 		    s->origin, s->name);
+	if (s->omit_expired && s->type != SFS_TYPE_X509)
+		return agent_error_set(err, failure, -EINVAL,
+				       "%s: secret '%s': 'omit_expired' applies to type x509 only",
+				       s->origin, s->name);
 	if (!config_key_given(s->given, CONFIG_SECRET, "mode"))
 		s->mode = (s->type == SFS_TYPE_X509 || s->type == SFS_TYPE_TLS_CERT) ? 0444 : 0400;
 	if (!config_key_given(s->given, CONFIG_SECRET, "scrub_env"))

@@ -35,6 +35,21 @@ static int parse_string(void *obj, const struct config_key *key, const char *val
 	return set_text(FIELD(obj, key, char *), value, err);
 }
 
+/* An absolute path naming a file. */
+static int parse_file_path(void *obj, const struct config_key *key, const char *value,
+			   struct agent_error *err)
+{
+	size_t len = strlen(value);
+
+	if (value[0] != '/')
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "'%s' needs an absolute path, got '%s'", key->name, value);
+	if (value[len - 1] == '/')
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "'%s' must name a file, got '%s'", key->name, value);
+	return set_text(FIELD(obj, key, char *), value, err);
+}
+
 static int parse_duration(void *obj, const struct config_key *key, const char *value,
 			  struct agent_error *err)
 {
@@ -60,6 +75,17 @@ static int parse_mode(void *obj, const struct config_key *key, const char *value
 	if (config_parse_mode(value, FIELD(obj, key, mode_t)) < 0)
 		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
 				       "invalid mode '%s' (octal such as 0400 or 0750)", value);
+	return 0;
+}
+
+/* Days, as validate --warn-days takes them (0: no warning window). */
+static int parse_days(void *obj, const struct config_key *key, const char *value,
+		      struct agent_error *err)
+{
+	if (config_parse_uint(value, 36500, FIELD(obj, key, unsigned)) < 0)
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "invalid value '%s' for '%s' (a number of days, 0 to 36500)",
+				       value, key->name);
 	return 0;
 }
 
@@ -193,6 +219,17 @@ static int parse_log_level(void *obj, const struct config_key *key, const char *
 	return 0;
 }
 
+static int parse_listen_address(void *obj, const struct config_key *key, const char *value,
+				struct agent_error *err)
+{
+	if (config_parse_listen_address(value) < 0)
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "invalid %s '%s' (IPv4 ADDRESS:PORT or [IPv6]:PORT, e.g. "
+				       "127.0.0.1:9090 or [::1]:9090)",
+				       key->name, value);
+	return set_text(FIELD(obj, key, char *), value, err);
+}
+
 static int parse_source(void *obj, const struct config_key *key, const char *value,
 			struct agent_error *err)
 {
@@ -297,6 +334,34 @@ static void plan_bool(FILE *out, const struct config *cfg, const void *obj,
 {
 	(void)cfg;
 	fprintf(out, "  %s: %s\n", key->name, *CFIELD(obj, key, bool) ? "yes" : "no");
+}
+
+/* Keys that are off by default show only when set, so plans without them stay as they were. */
+static void plan_bool_if_yes(FILE *out, const struct config *cfg, const void *obj,
+			     const struct config_key *key)
+{
+	if (*CFIELD(obj, key, bool))
+		plan_bool(out, cfg, obj, key);
+}
+
+static void plan_string_if_set(FILE *out, const struct config *cfg, const void *obj,
+			       const struct config_key *key)
+{
+	const char *value = *CFIELD(obj, key, char *);
+
+	(void)cfg;
+	if (value)
+		fprintf(out, "  %s: %s\n", key->name, value);
+}
+
+static void plan_days_if_not_default(FILE *out, const struct config *cfg, const void *obj,
+				     const struct config_key *key)
+{
+	unsigned days = *CFIELD(obj, key, unsigned);
+
+	(void)cfg;
+	if (days != (unsigned)strtoul(key->def, NULL, 10))
+		fprintf(out, "  %s: %u\n", key->name, days);
 }
 
 static void plan_list(FILE *out, const struct config *cfg, const void *obj,
@@ -485,6 +550,12 @@ const struct config_key config_keys[] = {
      offsetof(struct config, log_format), "text", 0, plan_log_format},
     {CONFIG_AGENT, "log_level", "log-level", "debug|info|warn|error", parse_log_level,
      offsetof(struct config, log_level), "info", 0, plan_log_level},
+    {CONFIG_AGENT, "status_listen", "status-listen", "ADDRESS:PORT", parse_listen_address,
+     offsetof(struct config, status_listen), NULL, 0, plan_string_if_set},
+    {CONFIG_AGENT, "ready_file", "ready-file", "PATH", parse_file_path,
+     offsetof(struct config, ready_file), NULL, 0, plan_string_if_set},
+    {CONFIG_AGENT, "warn_days", "warn-days", "DAYS", parse_days, offsetof(struct config, warn_days),
+     "30", 0, plan_days_if_not_default},
 
     {CONFIG_PREFLIGHT, "require_env", "require-env", "NAME...", parse_env_names,
      offsetof(struct config, require_env), NULL, CONFIG_KEY_LIST, plan_list},
@@ -521,6 +592,8 @@ const struct config_key config_keys[] = {
      0, plan_partner},
     {CONFIG_SECRET, "ca", NULL, "SECRET", parse_string, offsetof(struct secret_cfg, ca), NULL, 0,
      plan_partner},
+    {CONFIG_SECRET, "omit_expired", NULL, "yes|no", parse_bool,
+     offsetof(struct secret_cfg, omit_expired), "no", 0, plan_bool_if_yes},
 
     {CONFIG_DIR, "mode", NULL, "OCTAL", parse_mode, offsetof(struct dir_cfg, mode), "0755", 0,
      plan_mode},

@@ -1,8 +1,10 @@
-/* Parsing and printing of typed values: durations, modes, signals, booleans. */
+/* Parsing and printing of typed values: durations, modes, signals, booleans, numbers,
+ * listening addresses. */
 #include "config/values.h"
 
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -137,6 +139,61 @@ int config_parse_bool(const char *s, bool *out)
 		}
 	}
 	return -EINVAL;
+}
+
+int config_parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Only literal addresses: a listener binds before any name service could be trusted, and a
+ * name that resolves to several addresses would make "which one" a guess. */
+int config_parse_listen_address(const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char addr[16];
+	const char *colon, *port;
+	unsigned port_num;
+	int family = AF_INET;
+	size_t len;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		family = AF_INET6;
+		len = (size_t)(close - s - 1);
+		s++;
+		port = close + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		len = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (len == 0 || len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(family, host, addr) != 1)
+		return -EINVAL;
+	if (config_parse_uint(port, 65535, &port_num) < 0 || port_num == 0)
+		return -EINVAL;
+	return 0;
 }
 
 bool config_secret_name_ok(const char *name)

@@ -12,6 +12,10 @@
 
 /* yes/no, true/false, on/off, 1/0 (any case). */
 int config_parse_bool(const char *s, bool *out);
+/* A non-negative decimal integer up to `max`. */
+int config_parse_uint(const char *s, unsigned max, unsigned *out);
+/* A listening address: IPv4 "A.B.C.D:PORT" or IPv6 "[ADDR]:PORT", port 1 to 65535. */
+int config_parse_listen_address(const char *s);
 /* "100ms", "5s", "2m", "0": the shortest exact form, for the plan. */
 void config_format_duration(uint64_t ms, char *buf, size_t bufsize);
 /* "SIGHUP" for 1, or the number. */

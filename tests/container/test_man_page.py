@@ -60,8 +60,11 @@ SAMPLES = {
     "wait_any_tcp": "127.0.0.1:1", "timeout": "5s", "from": "env:PATH",
     "type": "opaque", "domain": "example.v1", "key_id": "label-1", "mode": "0400",
     "owner": "root", "scrub_env": "no", "cert": "docs_cert", "ca": "docs_ca",
+    "status_listen": "127.0.0.1:9090", "ready_file": "/run/secret-agent/ready",
+    "warn_days": "30", "omit_expired": "yes",
 }
-SPECIAL = {"domain": "docs_key", "key_id": "docs_key", "cert": "docs_tlskey", "ca": "docs_cert"}
+SPECIAL = {"domain": "docs_key", "key_id": "docs_key", "cert": "docs_tlskey", "ca": "docs_cert",
+           "omit_expired": "docs_ca"}
 
 
 class ManPage(unittest.TestCase):

@@ -46,7 +46,7 @@ class KeyListTest(satest.TempDirTestCase):
             self.assertTrue(value)
             self.assertIn(rest, ([], ["list"]))
         self.assertIn(["preflight", "require_env", "--require-env", "NAME...", "list"], rows)
-        self.assertIn(["secret", "scrub_env", "-", "yes|no"], rows)
+        self.assertIn(["secret", "omit_expired", "-", "yes|no"], rows)
 
     def test_completion_offers_every_key_flag(self):
         flags = {r[2] for r in list_keys() if r[2] != "-"}

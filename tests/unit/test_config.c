@@ -747,6 +747,149 @@ static void test_unknown_key_with_unset_variable(void **state)
 		   "unknown key 'wiat_tcp' in [preflight]");
 }
 
+/* [agent] status_listen, ready_file, warn_days: file (78) and flags (64), defaults, plan. */
+static void test_operability_keys(void **state)
+{
+	static const char *const good_listen[] = {"127.0.0.1:9090", "0.0.0.0:1", "[::1]:9090",
+						  "[fe80::1]:65535", "[::]:80"};
+	static const char *const bad_listen[] = {
+	    "localhost:9090", "127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "[::1]9090",
+	    "::1:9090",	      "[::1]:",	      ":9090",	     "1.2.3:80",	"127.0.0.1:80x",
+	    "[127.0.0.1]:80", "127.0.0.1:-1", "[::1]:9090x"};
+	struct config cfg;
+	struct agent_error err;
+	char text[256];
+	int idx;
+
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	config_init(&cfg);
+	assert_null(cfg.status_listen);
+	assert_null(cfg.ready_file);
+	assert_int_equal(cfg.warn_days, 30);
+	config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(good_listen) / sizeof(good_listen[0]); i++) {
+		snprintf(text, sizeof(text), "[agent]\nstatus_listen = %s\n", good_listen[i]);
+		load_ok(&cfg, text);
+		assert_string_equal(cfg.status_listen, good_listen[i]);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		snprintf(text, sizeof(text), "[agent]\nstatus_listen = %s\n", bad_listen[i]);
+		load_fails(text, 2, "invalid status_listen");
+		expect_usage_error((const char *[]){"run", "--status-listen", bad_listen[i], NULL},
+				   false, "--status-listen: invalid status_listen");
+	}
+
+	load_ok(&cfg, "[agent]\nready_file = /run/app/ready\nwarn_days = 7\n");
+	assert_string_equal(cfg.ready_file, "/run/app/ready");
+	assert_int_equal(cfg.warn_days, 7);
+	config_free(&cfg);
+	load_ok(&cfg, "[agent]\nwarn_days = 0\n");
+	assert_int_equal(cfg.warn_days, 0);
+	config_free(&cfg);
+	load_fails("[agent]\nready_file = run/ready\n", 2, "'ready_file' needs an absolute path");
+	load_fails("[agent]\nready_file = /run/\n", 2, "'ready_file' must name a file");
+	load_fails("[agent]\nready_file =\n", 2, "'ready_file' needs an absolute path");
+	load_fails("[agent]\nwarn_days = 7\nwarn_days = 8\n", 3, "duplicate key 'warn_days'");
+	load_fails("[agent]\nwarn_days = -1\n", 2, "invalid value '-1' for 'warn_days'");
+	load_fails("[agent]\nwarn_days = 30d\n", 2, "invalid value '30d'");
+	load_fails("[agent]\nwarn_days = 36501\n", 2, "0 to 36500");
+	load_fails("[agent]\nwarn_days = 99999999999999999999\n", 2, "invalid value");
+	expect_usage_error((const char *[]){"run", "--warn-days", "x", NULL}, false,
+			   "--warn-days: invalid value 'x' for 'warn_days'");
+	expect_usage_error((const char *[]){"run", "--ready-file", "rel", NULL}, false,
+			   "--ready-file: 'ready_file' needs an absolute path");
+
+	/* Flags over the file. */
+	write_ini("[agent]\nstatus_listen = 127.0.0.1:1\nwarn_days = 3\n");
+	assert_int_equal(parse(&cfg, &err, &idx, false,
+			       (const char *[]){"run", "--config", ini_path, "--status-listen",
+						"[::1]:9090", "--ready-file", "/r", NULL}),
+			 0);
+	assert_string_equal(cfg.status_listen, "[::1]:9090");
+	assert_string_equal(cfg.ready_file, "/r");
+	assert_int_equal(cfg.warn_days, 3);
+	config_free(&cfg);
+}
+
+static char *plan_of(const char *text)
+{
+	struct config cfg;
+	struct agent_error err = {0};
+	char *out_text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	load_ok(&cfg, text);
+	if (config_finish(&cfg, &err) < 0)
+		fail_msg("config_finish: %s", err.msg);
+	out = open_memstream(&out_text, &len);
+	assert_non_null(out);
+	config_print_plan(&cfg, out);
+	fclose(out);
+	config_free(&cfg);
+	return out_text;
+}
+
+/* The new keys show in the plan only when set, so plans without them are as they were. */
+static void test_operability_keys_in_plan(void **state)
+{
+	char *plan;
+
+	(void)state;
+	plan =
+	    plan_of("[agent]\nwarn_days = 30\n[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\n");
+	assert_null(strstr(plan, "status_listen"));
+	assert_null(strstr(plan, "ready_file"));
+	assert_null(strstr(plan, "warn_days"));
+	assert_null(strstr(plan, "omit_expired"));
+	free(plan);
+	plan = plan_of("[agent]\nstatus_listen = [::1]:9090\nready_file = /run/ready\n"
+		       "warn_days = 0\n[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\n"
+		       "omit_expired = yes\n");
+	assert_non_null(strstr(plan, "  log_level: info\n  status_listen: [::1]:9090\n"
+				     "  ready_file: /run/ready\n  warn_days: 0\npreflight:\n"));
+	assert_non_null(strstr(plan, "  owner: uid 0 gid 0\n  omit_expired: yes\n"));
+	free(plan);
+}
+
+/* omit_expired = yes only on an x509 bundle; elsewhere a config error naming the secret. */
+static void test_omit_expired(void **state)
+{
+	struct config cfg;
+	struct agent_error err = {0};
+
+	(void)state;
+	load_ok(&cfg, "[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\nomit_expired = yes\n"
+		      "[secret \"c\"]\nfrom = file:/c.pem\ntype = tls-cert\nomit_expired = no\n");
+	assert_int_equal(config_finish(&cfg, &err), 0);
+	assert_true(cfg.secrets[0].omit_expired);
+	assert_false(cfg.secrets[1].omit_expired);
+	config_free(&cfg);
+	finish_fails("[secret \"c\"]\nfrom = file:/c.pem\ntype = tls-cert\nomit_expired = yes\n",
+		     EXIT_CONFIG, "secret 'c': 'omit_expired' applies to type x509 only");
+	finish_fails("[secret \"o\"]\nfrom = env:O\nomit_expired = yes\n", EXIT_CONFIG,
+		     "'omit_expired' applies to type x509 only");
+	load_fails("[secret \"ca\"]\nfrom = file:/ca.pem\nomit_expired = maybe\n", 3,
+		   "invalid value 'maybe' for 'omit_expired'");
+	{
+		int idx;
+
+		assert_int_equal(
+		    parse(&cfg, &err, &idx, false,
+			  (const char *[]){"run", "--secret",
+					   "name=c,from=file:/c,type=tls-cert,omit_expired=yes",
+					   NULL}),
+		    0);
+		assert_true(config_finish(&cfg, &err) < 0);
+		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+		assert_non_null(strstr(err.msg, "applies to type x509 only"));
+		config_free(&cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -770,6 +913,9 @@ int main(void)
 	    cmocka_unit_test(test_flag_and_file_share_the_key),
 	    cmocka_unit_test(test_secret_flag_error_names_the_secret),
 	    cmocka_unit_test(test_unknown_key_with_unset_variable),
+	    cmocka_unit_test(test_operability_keys),
+	    cmocka_unit_test(test_operability_keys_in_plan),
+	    cmocka_unit_test(test_omit_expired),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
