@@ -3,6 +3,7 @@
 #include "config/internal.h"
 #include "config/keys.h"
 #include "config/strlist.h"
+#include "config/targets.h"
 #include "proc/identity.h"
 
 #include <errno.h>
@@ -99,11 +100,19 @@ static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_
 		    "%s: secret '%s' has no 'from' (env:NAME, file:PATH, cred:NAME "
 		    "or -)",
 		    s->origin, s->name);
-	for (const struct secret_cfg *o = cfg->secrets; o < s; o++)
-		if (s->to && o->to && strcmp(o->to, s->to) == 0)
+	for (const struct secret_cfg *o = cfg->secrets; o < s; o++) {
+		if (!s->to || !o->to)
+			continue;
+		if (strcmp(o->to, s->to) == 0)
 			return agent_error_set(err, failure, -EINVAL,
 					       "%s: secret '%s' writes to %s, as secret '%s' does",
 					       s->origin, s->name, s->to, o->name);
+		if (config_same_target(o->to, s->to))
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s' writes to %s, the same file as secret '%s' (%s)",
+			    s->origin, s->name, s->to, o->name, o->to);
+	}
 	if ((s->domain || s->key_id) && !config_type_is_key(s->type))
 		return agent_error_set(
 		    err, failure, -EINVAL,

@@ -80,6 +80,39 @@ static char *find_chars_or_comment(char *s, const char *chars)
 	return s;
 }
 
+static int open_secret(struct reader *rd, const char *name, const char *origin)
+{
+	struct secret_cfg *s = config_add_secret(rd->cfg, name, origin, rd->err);
+
+	if (!s)
+		return located(rd, -EINVAL);
+	rd->section = CONFIG_SECRET;
+	rd->obj = s;
+	rd->given = &s->given;
+	return 0;
+}
+
+/* A [dir "PATH"] section: PATH is ${VAR}-expanded as values are. An unset variable is an error
+ * here, not deferred: without its path the section has nothing to describe. */
+static int open_dir(struct reader *rd, const char *path, const char *origin)
+{
+	struct dir_cfg *d;
+	char *expanded;
+	int r;
+
+	r = config_expand(path, &expanded, rd->err);
+	if (r < 0)
+		return located(rd, r);
+	d = config_add_dir(rd->cfg, expanded, origin, rd->err);
+	free(expanded);
+	if (!d)
+		return located(rd, -EINVAL);
+	rd->section = CONFIG_DIR;
+	rd->obj = d;
+	rd->given = &d->given;
+	return 0;
+}
+
 /* Opens the section named between '[' and ']'. */
 static int open_section(struct reader *rd, char *name)
 {
@@ -120,24 +153,7 @@ static int open_section(struct reader *rd, char *name)
 	snprintf(origin, sizeof(origin), "%s:%u", rd->path, rd->lineno);
 	snprintf(rd->label, sizeof(rd->label), "[%s \"%s\"]", name, arg);
 	rd->in_section = true;
-	if (name[0] == 's') {
-		struct secret_cfg *s = config_add_secret(rd->cfg, arg, origin, rd->err);
-
-		if (!s)
-			return located(rd, -EINVAL);
-		rd->section = CONFIG_SECRET;
-		rd->obj = s;
-		rd->given = &s->given;
-	} else {
-		struct dir_cfg *d = config_add_dir(rd->cfg, arg, origin, rd->err);
-
-		if (!d)
-			return located(rd, -EINVAL);
-		rd->section = CONFIG_DIR;
-		rd->obj = d;
-		rd->given = &d->given;
-	}
-	return 0;
+	return name[0] == 'd' ? open_dir(rd, arg, origin) : open_secret(rd, arg, origin);
 }
 
 /* A "[...]" line; anything after ']' other than a comment is refused. */
@@ -246,6 +262,9 @@ static int parse_line(struct reader *rd, char *line, size_t n)
 	char *start, *end, *value;
 	bool indented;
 
+	/* It would end the line's text early, and what follows would silently vanish. */
+	if (memchr(line, '\0', n))
+		return fail(rd, "contains a NUL byte (a config file is text)", NULL);
 	if (n > LINE_MAX_BYTES + 1) /* counting its newline, as libinih did */
 		return long_line(rd, line);
 	if (rd->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)

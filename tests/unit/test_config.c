@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -890,6 +891,136 @@ static void test_omit_expired(void **state)
 	}
 }
 
+/* A NUL byte anywhere in the file is refused, naming its line: it would cut the value short
+ * ("to = /x/a.pem\0/../../etc" was read as /x/a.pem). */
+static void test_nul_byte_is_refused(void **state)
+{
+	static const char text[] = "[secret \"k\"]\nfrom = env:K\nto = /x/a.pem\0/../../etc\n";
+	static const char comment[] = "[agent]\n; a comment \0 with a NUL\n";
+	struct config cfg;
+	struct agent_error err = {0};
+	char where[PATH_MAX + 16];
+	FILE *f;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *bytes = pass ? comment : text;
+		size_t len = pass ? sizeof(comment) - 1 : sizeof(text) - 1;
+		int line = pass ? 2 : 3;
+
+		f = fopen(ini_path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(bytes, 1, len, f), len);
+		assert_int_equal(fclose(f), 0);
+		config_init(&cfg);
+		assert_true(config_load_file(&cfg, ini_path, &err) < 0);
+		assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
+		snprintf(where, sizeof(where), "%s:%d: ", ini_path, line);
+		if (strncmp(err.msg, where, strlen(where)) != 0 || !strstr(err.msg, "NUL byte"))
+			fail_msg("expected '%s...NUL byte', got '%s'", where, err.msg);
+		config_free(&cfg);
+	}
+}
+
+/* ${VAR} expands in a [dir "..."] section name as in values. */
+static void test_dir_section_name_is_expanded(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	setenv("CFGT_APP_HOME", "/srv/app", 1);
+	unsetenv("CFGT_UNSET");
+	load_ok(&cfg, "[dir \"${CFGT_APP_HOME}/logs\"]\nmode = 0750\n"
+		      "[dir \"${CFGT_UNSET:-/var}/cache\"]\n");
+	assert_int_equal(cfg.ndirs, 2);
+	assert_string_equal(cfg.dirs[0].path, "/srv/app/logs");
+	assert_int_equal(cfg.dirs[0].mode, 0750);
+	assert_string_equal(cfg.dirs[1].path, "/var/cache");
+	config_free(&cfg);
+	load_fails("[dir \"/srv/app/logs\"]\n[dir \"${CFGT_APP_HOME}/logs\"]\n", 2,
+		   "duplicate [dir \"/srv/app/logs\"]");
+	load_fails("[agent]\n[dir \"${CFGT_UNSET}/logs\"]\n", 2,
+		   "environment variable CFGT_UNSET is not set");
+	load_fails("[dir \"${CFGT_APP_HOME\"]\n", 1, "unterminated");
+}
+
+/* Two secrets writing the same file, however the path is spelled, are refused naming both. */
+static void test_same_target_file_is_refused(void **state)
+{
+	char text[3 * PATH_MAX], real[PATH_MAX], dirlink[PATH_MAX], file[PATH_MAX];
+
+	(void)state;
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = /x/./k.pem\n",
+		     EXIT_CONFIG, "secret 'b' writes to /x/./k.pem, the same file as secret 'a'");
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x//y/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = /x/y/./k.pem\n",
+		     EXIT_CONFIG, "the same file as secret 'a' (/x//y/k.pem)");
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = //x/k.pem\n",
+		     EXIT_CONFIG, "secret 'b' writes to //x/k.pem, the same file as secret 'a'");
+
+	/* Through a directory symlink: the same directory by device and inode. */
+	snprintf(real, sizeof(real), "%s/real", tmpdir);
+	snprintf(dirlink, sizeof(dirlink), "%s/link", tmpdir);
+	snprintf(file, sizeof(file), "%s/real/k.pem", tmpdir);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink(real, dirlink), 0);
+	snprintf(text, sizeof(text),
+		 "[secret \"a\"]\nfrom = env:A\nto = %s/k.pem\n"
+		 "[secret \"b\"]\nfrom = env:B\nto = %s/k.pem\n",
+		 real, dirlink);
+	finish_fails(text, EXIT_CONFIG, "the same file as secret 'a'");
+	/* And once the file exists (a hard link is another name of the same file). */
+	{
+		char hard[PATH_MAX];
+		FILE *f = fopen(file, "w");
+
+		assert_non_null(f);
+		fclose(f);
+		snprintf(hard, sizeof(hard), "%s/hard.pem", tmpdir);
+		assert_int_equal(link(file, hard), 0);
+		snprintf(text, sizeof(text),
+			 "[secret \"a\"]\nfrom = env:A\nto = %s\n"
+			 "[secret \"b\"]\nfrom = env:B\nto = %s\n",
+			 file, hard);
+		finish_fails(text, EXIT_CONFIG, "the same file as secret 'a'");
+		unlink(hard);
+	}
+	unlink(file);
+	unlink(dirlink);
+	rmdir(real);
+
+	/* Different files pass. */
+	{
+		struct config cfg;
+		struct agent_error err = {0};
+
+		load_ok(&cfg, "[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+			      "[secret \"b\"]\nfrom = env:B\nto = /x/k.pem.bak\n"
+			      "[secret \"c\"]\nfrom = env:C\nto = /x/y/k.pem\n");
+		assert_int_equal(config_finish(&cfg, &err), 0);
+		config_free(&cfg);
+	}
+	/* --secret: a usage error, both named. */
+	{
+		struct config cfg;
+		struct agent_error err;
+		int idx;
+
+		assert_int_equal(
+		    parse(&cfg, &err, &idx, false,
+			  (const char *[]){"run", "--secret", "name=a,from=env:A,to=/t/k",
+					   "--secret", "name=b,from=env:B,to=/t/./k", NULL}),
+		    0);
+		assert_true(config_finish(&cfg, &err) < 0);
+		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+		assert_non_null(strstr(err.msg, "secret 'b' writes to /t/./k, the same file as "
+						"secret 'a'"));
+		config_free(&cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -916,6 +1047,9 @@ int main(void)
 	    cmocka_unit_test(test_operability_keys),
 	    cmocka_unit_test(test_operability_keys_in_plan),
 	    cmocka_unit_test(test_omit_expired),
+	    cmocka_unit_test(test_nul_byte_is_refused),
+	    cmocka_unit_test(test_dir_section_name_is_expanded),
+	    cmocka_unit_test(test_same_target_file_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

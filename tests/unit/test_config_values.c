@@ -12,6 +12,7 @@
 #include "config/expand.h"
 #include "config/keys.h"
 #include "config/strlist.h"
+#include "config/targets.h"
 #include "config/values.h"
 
 #include <errno.h>
@@ -261,9 +262,38 @@ static void test_secret_names(void **state)
 	assert_false(config_secret_name_ok("quote\"d"));
 }
 
+static void expect_normalized(const char *in, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(config_normalize_path(in, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+static void test_normalize_path(void **state)
+{
+	char small[8];
+
+	(void)state;
+	expect_normalized("/x/k.pem", "/x/k.pem");
+	expect_normalized("/x/./k.pem", "/x/k.pem");
+	expect_normalized("//x///k.pem", "/x/k.pem");
+	expect_normalized("/x/a/../k.pem", "/x/k.pem");
+	expect_normalized("/../../x", "/x");
+	expect_normalized("/x/..", "/");
+	expect_normalized("/", "/");
+	expect_normalized("/x/.hidden/..k", "/x/.hidden/..k");
+	assert_int_equal(config_normalize_path("/abcdefgh", small, sizeof(small)), -ENAMETOOLONG);
+	assert_true(config_same_target("/nonexistent-cfgt/a/../k", "/nonexistent-cfgt/./k"));
+	assert_false(config_same_target("/nonexistent-cfgt/k", "/nonexistent-cfgt/k2"));
+	/* "/" and "/." are the same existing directory, and k the same name in it. */
+	assert_true(config_same_target("/nonexistent-cfgt-k", "/./nonexistent-cfgt-k"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_normalize_path),
 	    cmocka_unit_test(test_durations),	 cmocka_unit_test(test_duration_format_round_trips),
 	    cmocka_unit_test(test_modes),	 cmocka_unit_test(test_signals),
 	    cmocka_unit_test(test_bools),	 cmocka_unit_test(test_on_change),
