@@ -224,6 +224,15 @@ static int key_line(struct reader *rd, const char *name, const char *value, bool
 	return r < 0 ? located(rd, r) : 0;
 }
 
+/* Whether `name` is a list key of any section (which section it is in is key_line's check). */
+static bool is_list_name(const char *name)
+{
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (config_key_is_list(&config_keys[i]) && strcmp(config_keys[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /* Over LINE_MAX_BYTES: a comment is dropped, a list is read, anything else is refused. */
 static int long_line(struct reader *rd, char *line)
 {
@@ -242,7 +251,7 @@ static int long_line(struct reader *rd, char *line)
 	if (p != line || !*sep || name_len == 0 || name_len >= 77)
 		return fail(rd, "line too long", NULL);
 	p[name_len] = '\0';
-	if (!rd->in_section || !config_key_is_list(config_key_find(rd->section, p)))
+	if (!is_list_name(p))
 		return fail(rd, "line too long", " (198 bytes at most; only a list may be longer)");
 	/* The words must each fit a line, the first one after "KEY = ". */
 	limit = LINE_MAX_BYTES - (name_len + 2) - 1;

@@ -435,6 +435,21 @@ static void expect_usage_error(const char **args, bool notify, const char *needl
 	config_free(&cfg);
 }
 
+/* Parses `args`, then expects config_finish to fail with a usage error holding `needle`. */
+static void finish_usage_fails(const char **args, const char *needle)
+{
+	struct config cfg;
+	struct agent_error err;
+	int idx;
+
+	assert_int_equal(parse(&cfg, &err, &idx, false, args), 0);
+	assert_true(config_finish(&cfg, &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+	if (!strstr(err.msg, needle))
+		fail_msg("expected '%s' in '%s'", needle, err.msg);
+	config_free(&cfg);
+}
+
 static void test_flag_errors_are_usage_errors(void **state)
 {
 	(void)state;
@@ -468,19 +483,7 @@ static void test_flag_errors_are_usage_errors(void **state)
 	expect_usage_error((const char *[]){"run", "--config", "a", "--config", "b", NULL}, false,
 			   "twice");
 	/* A secret from a flag that misses `from` is a usage error too. */
-	{
-		struct config cfg;
-		struct agent_error err;
-		int idx;
-
-		assert_int_equal(parse(&cfg, &err, &idx, false,
-				       (const char *[]){"run", "--secret", "name=a,to=/x", NULL}),
-				 0);
-		assert_true(config_finish(&cfg, &err) < 0);
-		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "no 'from'"));
-		config_free(&cfg);
-	}
+	finish_usage_fails((const char *[]){"run", "--secret", "name=a,to=/x", NULL}, "no 'from'");
 }
 
 static void test_parsing_stops_at_first_non_option(void **state)
@@ -875,20 +878,10 @@ static void test_omit_expired(void **state)
 		     "'omit_expired' applies to type x509 only");
 	load_fails("[secret \"ca\"]\nfrom = file:/ca.pem\nomit_expired = maybe\n", 3,
 		   "invalid value 'maybe' for 'omit_expired'");
-	{
-		int idx;
-
-		assert_int_equal(
-		    parse(&cfg, &err, &idx, false,
-			  (const char *[]){"run", "--secret",
-					   "name=c,from=file:/c,type=tls-cert,omit_expired=yes",
-					   NULL}),
-		    0);
-		assert_true(config_finish(&cfg, &err) < 0);
-		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "applies to type x509 only"));
-		config_free(&cfg);
-	}
+	finish_usage_fails((const char *[]){"run", "--secret",
+					    "name=c,from=file:/c,type=tls-cert,omit_expired=yes",
+					    NULL},
+			   "applies to type x509 only");
 }
 
 /* A NUL byte anywhere in the file is refused, naming its line: it would cut the value short
@@ -1003,22 +996,9 @@ static void test_same_target_file_is_refused(void **state)
 		config_free(&cfg);
 	}
 	/* --secret: a usage error, both named. */
-	{
-		struct config cfg;
-		struct agent_error err;
-		int idx;
-
-		assert_int_equal(
-		    parse(&cfg, &err, &idx, false,
-			  (const char *[]){"run", "--secret", "name=a,from=env:A,to=/t/k",
-					   "--secret", "name=b,from=env:B,to=/t/./k", NULL}),
-		    0);
-		assert_true(config_finish(&cfg, &err) < 0);
-		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "secret 'b' writes to /t/./k, the same file as "
-						"secret 'a'"));
-		config_free(&cfg);
-	}
+	finish_usage_fails((const char *[]){"run", "--secret", "name=a,from=env:A,to=/t/k",
+					    "--secret", "name=b,from=env:B,to=/t/./k", NULL},
+			   "secret 'b' writes to /t/./k, the same file as secret 'a'");
 }
 
 int main(void)
