@@ -105,7 +105,7 @@ static int secret_usage_error(struct agent_error *err, const char *name, int r)
 	return r;
 }
 
-/* "name=a,from=env:X,to=/p": values cannot contain commas (design §13). */
+/* "name=a,from=env:X,to=/p": values cannot contain commas (docs/secret-agent.1.scd, OPTIONS). */
 static int apply_secret_flag(struct config *cfg, const char *spec, struct agent_error *err)
 {
 	char *copy = strdup(spec);

@@ -1,4 +1,5 @@
-/* The agent's configuration: INI file plus command-line flags (design §3, §4, §13).
+/* The agent's configuration: INI file plus command-line flags (docs/secret-agent.1.scd,
+ * CONFIGURATION and OPTIONS).
  *
  * Every key is one row of the table in keys.c (section, name, flag, parser, default, list or
  * not, plan printer). Values are expanded (${VAR}, ${VAR:-default}) when read. Unknown sections and
