@@ -516,7 +516,7 @@ static void plan_partner(FILE *out, const struct config *cfg, const void *obj,
 			 const struct config_key *key)
 {
 	const struct secret_cfg *s = obj;
-	int index = strcmp(key->name, "cert") == 0 ? s->cert_index : s->ca_index;
+	int index = key->offset == offsetof(struct secret_cfg, cert) ? s->cert_index : s->ca_index;
 
 	if (index >= 0)
 		fprintf(out, "  %s: %s\n", key->name, cfg->secrets[index].name);

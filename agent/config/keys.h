@@ -39,14 +39,14 @@ enum config_key_option {
 
 struct config_key {
 	enum config_section section;
-	const char *name;        /* key in the file (and in --secret specs) */
-	const char *flag;        /* "--FLAG" without the dashes, or NULL */
-	const char *value;       /* what the value looks like, for --list-keys ("DURATION") */
-	config_parse_fn *parse;  /* the value type: how the text becomes the field */
-	size_t offset;           /* the field in the section's object */
-	const char *def;         /* default, written as in the file and applied by `parse` */
-	unsigned options;        /* enum config_key_option */
-	config_print_fn *print;  /* its plan line(s) */
+	const char *name;	/* key in the file (and in --secret specs) */
+	const char *flag;	/* "--FLAG" without the dashes, or NULL */
+	const char *value;	/* what the value looks like, for --list-keys ("DURATION") */
+	config_parse_fn *parse; /* the value type: how the text becomes the field */
+	size_t offset;		/* the field in the section's object */
+	const char *def;	/* default, written as in the file and applied by `parse` */
+	unsigned options;	/* enum config_key_option */
+	config_print_fn *print; /* its plan line(s) */
 };
 
 extern const struct config_key config_keys[];

@@ -60,8 +60,7 @@ static bool same_file(const char *a, const char *b, bool follow)
 	dev_t da, db;
 	ino_t ia, ib;
 
-	return file_id(a, follow, &da, &ia) && file_id(b, follow, &db, &ib) && da == db &&
-	       ia == ib;
+	return file_id(a, follow, &da, &ia) && file_id(b, follow, &db, &ib) && da == db && ia == ib;
 }
 
 bool config_same_target(const char *a, const char *b)
