@@ -40,7 +40,8 @@ _secret_agent()
 	local commands='run materialize watch validate check-config'
 	local common='--config --secret --user --group --require-env --require-dir --wait-tcp
 		--wait-any-tcp --timeout --on-change --debounce --poll-interval --grace --kill-after
-		--hook-timeout --signal-group --privileged-watcher --log-format --log-level --help'
+		--hook-timeout --signal-group --privileged-watcher --log-format --log-level
+		--status-listen --ready-file --warn-days --help'
 
 	local cmd='' i
 	for ((i = 1; i < cword; i++)); do
@@ -66,7 +67,7 @@ _secret_agent()
 	done
 
 	case $prev in
-	--config | --notify-pidfile)
+	--config | --notify-pidfile | --ready-file)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
@@ -107,7 +108,8 @@ _secret_agent()
 		return
 		;;
 	--secret | --wait-tcp | --wait-any-tcp | --timeout | --debounce | --poll-interval | \
-		--grace | --kill-after | --hook-timeout | --domain | --key-id | --warn-days)
+		--grace | --kill-after | --hook-timeout | --domain | --key-id | --warn-days | \
+		--status-listen)
 		return
 		;;
 	esac

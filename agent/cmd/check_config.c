@@ -1,12 +1,14 @@
 /* `secret-agent check-config`: parse, expand and resolve the configuration, print the plan,
  * write nothing (design §13: step 1 only). Sources are never read, so no secret byte can be
  * printed; errors go to stderr as one plain line, since this command is read by people. */
+#include "base/log.h"
 #include "cmd/commands.h"
 #include "config/config.h"
 #include "proc/process_setup.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 void cmd_check_config_usage(FILE *out)
 {
@@ -44,6 +46,11 @@ int cmd_check_config(int argc, char **argv, struct agent_error *err)
 		cmd_check_config_usage(stdout);
 		return 0;
 	}
+	/* Hidden: the key table, for the shell completion and the man page tests. */
+	if (argc == 2 && strcmp(argv[1], "--list-keys") == 0) {
+		config_print_keys(stdout);
+		return 0;
+	}
 	config_init(&cfg);
 	r = agent_process_setup(err);
 	if (r < 0)
@@ -52,6 +59,8 @@ int cmd_check_config(int argc, char **argv, struct agent_error *err)
 	r = config_parse_args(&cfg, argc, argv, &idx, true, err);
 	if (r < 0)
 		goto out;
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg.log_format, cfg.log_level);
 	if (idx < argc) {
 		r = agent_error_usage(err, "unexpected argument '%s'", argv[idx]);
 		goto out;

@@ -50,7 +50,12 @@ int lifecycle_parse(struct lifecycle *lc, int argc, char **argv, int *idx, struc
 		return agent_error_set(err, AGENT_FAIL_SOFTWARE, lc->sigfd,
 				       "cannot take over signals: %s", strerror(-lc->sigfd));
 	/* Only watch notifies through a pidfile. */
-	return config_parse_args(&lc->cfg, argc, argv, idx, !lc->has_child, err);
+	r = config_parse_args(&lc->cfg, argc, argv, idx, !lc->has_child, err);
+	if (r < 0)
+		return r;
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(lc->cfg.log_format, lc->cfg.log_level);
+	return 0;
 }
 
 int lifecycle_finish_config(struct lifecycle *lc, struct agent_error *err)

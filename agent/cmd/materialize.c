@@ -50,6 +50,8 @@ int cmd_materialize(int argc, char **argv, struct agent_error *err)
 		err->event = "config_error";
 		goto out;
 	}
+	/* So that errors found later (config_finish) already use --log-format/--log-level. */
+	log_setup(cfg.log_format, cfg.log_level);
 	if (idx < argc) {
 		r = agent_error_usage(err, "unexpected argument '%s'", argv[idx]);
 		goto out;

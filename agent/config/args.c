@@ -7,59 +7,54 @@
  * the shell that built the command line already did that.
  */
 #include "config/internal.h"
+#include "config/keys.h"
+#include "config/values.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Command-line options that are not config keys; every other flag is a key's (keys.c). */
 enum flag_kind {
-	FLAG_CONFIG,   /* --config FILE */
-	FLAG_SECRET,   /* --secret name=...,from=... */
-	FLAG_NOTIFY,   /* --notify-pidfile FILE (watch only) */
-	FLAG_KEY,      /* mirrors an [agent] or [preflight] key: '-' becomes '_' */
-	FLAG_BOOL_KEY, /* a boolean key: bare flag means yes, --flag=no also works */
+	FLAG_CONFIG, /* --config FILE */
+	FLAG_SECRET, /* --secret name=...,from=... */
+	FLAG_NOTIFY, /* --notify-pidfile FILE (watch only) */
+	FLAG_KEY,    /* a key's flag */
 };
 
-struct flag {
+static const struct {
 	const char *name;
 	enum flag_kind kind;
-};
-
-static const struct flag flags[] = {
+} options[] = {
     {"config", FLAG_CONFIG},
     {"secret", FLAG_SECRET},
     {"notify-pidfile", FLAG_NOTIFY},
-    {"user", FLAG_KEY},
-    {"group", FLAG_KEY},
-    {"require-env", FLAG_KEY},
-    {"require-dir", FLAG_KEY},
-    {"wait-tcp", FLAG_KEY},
-    {"wait-any-tcp", FLAG_KEY},
-    {"timeout", FLAG_KEY},
-    {"on-change", FLAG_KEY},
-    {"debounce", FLAG_KEY},
-    {"poll-interval", FLAG_KEY},
-    {"grace", FLAG_KEY},
-    {"kill-after", FLAG_KEY},
-    {"hook-timeout", FLAG_KEY},
-    {"log-format", FLAG_KEY},
-    {"log-level", FLAG_KEY},
-    {"signal-group", FLAG_BOOL_KEY},
-    {"privileged-watcher", FLAG_BOOL_KEY},
 };
 
 /* One flag occurrence: which flag, its value (NULL for a bare boolean). */
 struct occurrence {
-	const struct flag *flag;
+	enum flag_kind kind;
+	const char *name;
+	const struct config_key *key; /* FLAG_KEY */
 	const char *value;
 };
 
-static const struct flag *find_flag(const char *name, size_t len)
+static bool find_flag(const char *name, size_t len, struct occurrence *occ)
 {
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
-			return &flags[i];
-	return NULL;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0) {
+			occ->kind = options[i].kind;
+			occ->name = options[i].name;
+			occ->key = NULL;
+			return true;
+		}
+	}
+	occ->key = config_key_find_flag(name, len);
+	if (!occ->key)
+		return false;
+	occ->kind = FLAG_KEY;
+	occ->name = occ->key->flag;
+	return true;
 }
 
 static bool is_option(const char *arg)
@@ -79,13 +74,12 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 
 	if (strncmp(arg, "--", 2) != 0 || len == 0)
 		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "unknown option '%s'", arg);
-	occ->flag = find_flag(name, len);
-	if (!occ->flag || (occ->flag->kind == FLAG_NOTIFY && !allow_notify))
+	if (!find_flag(name, len, occ) || (occ->kind == FLAG_NOTIFY && !allow_notify))
 		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "unknown option '--%.*s'",
 				       (int)len, name);
 	if (eq) {
 		occ->value = eq + 1;
-	} else if (occ->flag->kind == FLAG_BOOL_KEY) {
+	} else if (occ->kind == FLAG_KEY && config_key_takes_bool(occ->key)) {
 		bool ignored;
 
 		/* "--signal-group no" must not leave "no" behind as the command to run. */
@@ -96,86 +90,98 @@ static int next_flag(int argc, char **argv, int *i, bool allow_notify, struct oc
 	} else {
 		if (*i + 1 >= argc)
 			return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
-					       "option '--%s' needs a value", occ->flag->name);
+					       "option '--%s' needs a value", occ->name);
 		occ->value = argv[++*i];
 	}
 	(*i)++;
 	return 0;
 }
 
-/* "name=a,from=env:X,to=/p": values cannot contain commas (design §13). */
+/* Makes a --secret error a usage error under "--secret NAME: ". */
+static int secret_usage_error(struct agent_error *err, const char *name, int r)
+{
+	err->failure = AGENT_FAIL_USAGE;
+	agent_error_prefix(err, "--secret %s", name);
+	return r;
+}
+
+/* "name=a,from=env:X,to=/p": values cannot contain commas (docs/secret-agent.1.scd, OPTIONS). */
 static int apply_secret_flag(struct config *cfg, const char *spec, struct agent_error *err)
 {
-	char msg[CONFIG_MSG_MAX];
 	char *copy = strdup(spec);
 	char *save = NULL, *name = NULL;
 	struct secret_cfg *s;
-	int r = -EINVAL;
+	int r = 0;
 
 	if (!copy)
 		return agent_error_set(err, AGENT_FAIL_USAGE, -ENOMEM, "out of memory");
-	/* The name is needed first (it creates the secret), wherever it appears. */
+	/* The name is needed first (it creates the secret), wherever it appears. It gets its own
+	 * copy: the items are cut out of `copy` a second time below. */
 	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		if (strncmp(item, "name=", 5) == 0) {
-			if (name) {
-				agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
-						"--secret '%s': name given twice", spec);
-				goto out;
-			}
-			name = item + 5;
+		if (strncmp(item, "name=", 5) != 0)
+			continue;
+		if (name) {
+			r = agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					    "--secret '%s': name given twice", spec);
+			goto out;
+		}
+		name = strdup(item + 5);
+		if (!name) {
+			r = agent_error_set(err, AGENT_FAIL_USAGE, -ENOMEM, "out of memory");
+			goto out;
 		}
 	}
 	if (!name) {
-		agent_error_set(
+		r = agent_error_set(
 		    err, AGENT_FAIL_USAGE, -EINVAL,
-		    "--secret needs name=NAME (e.g. name=key,from=env:VAR,to=/path), got "
-		    "'%s'",
+		    "--secret needs name=NAME (e.g. name=key,from=env:VAR,to=/path), got '%s'",
 		    spec);
 		goto out;
 	}
-	s = config_add_secret(cfg, name, "--secret", msg, sizeof(msg));
+	s = config_add_secret(cfg, name, "--secret", err);
 	if (!s) {
-		agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--secret: %s", msg);
+		err->failure = AGENT_FAIL_USAGE;
+		agent_error_prefix(err, "--secret");
+		r = -EINVAL;
 		goto out;
 	}
 	strcpy(copy, spec);
 	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		const struct config_key *key;
 		char *eq = strchr(item, '=');
-		int set;
 
 		if (!eq) {
-			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
-					"--secret %s: '%s' is not key=value", name, item);
+			r = agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					    "--secret %s: '%s' is not key=value", name, item);
 			goto out;
 		}
 		*eq = '\0';
 		if (strcmp(item, "name") == 0)
 			continue;
-		set = config_set_secret_key(s, item, eq + 1, NULL, msg, sizeof(msg));
-		if (set == -ENOENT) {
-			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
-					"--secret %s: unknown key '%s'", name, item);
+		key = config_key_find(CONFIG_SECRET, item);
+		if (!key) {
+			r = agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					    "--secret %s: unknown key '%s'", name, item);
 			goto out;
 		}
-		if (set < 0) {
-			agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--secret %s: %s", name,
-					msg);
+		r = config_key_set(key, s, &s->given, eq + 1, err);
+		if (r < 0) {
+			secret_usage_error(err, name, r);
 			goto out;
 		}
 	}
-	r = 0;
 out:
+	free(name);
 	free(copy);
 	return r;
 }
 
 static int apply_flag(struct config *cfg, const struct occurrence *occ, struct agent_error *err)
 {
-	char key[64], msg[CONFIG_MSG_MAX];
 	const char *value = occ->value ? occ->value : "yes";
 	int r;
 
-	switch (occ->flag->kind) {
+	switch (occ->kind) {
 	case FLAG_CONFIG:
 		return 0;
 	case FLAG_SECRET:
@@ -189,20 +195,15 @@ static int apply_flag(struct config *cfg, const struct occurrence *occ, struct a
 		return cfg->notify_pidfile
 			   ? 0
 			   : agent_error_set(err, AGENT_FAIL_USAGE, -ENOMEM, "out of memory");
-	default:
+	case FLAG_KEY:
 		break;
 	}
-	snprintf(key, sizeof(key), "%s", occ->flag->name);
-	for (char *p = key; *p; p++)
-		if (*p == '-')
-			*p = '_';
-	r = config_set_agent_key(cfg, key, value, NULL, msg, sizeof(msg));
-	if (r == -ENOENT)
-		r = config_set_preflight_key(cfg, key, value, NULL, msg, sizeof(msg));
-	if (r < 0)
-		return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL, "--%s: %s", occ->flag->name,
-				       msg);
-	return 0;
+	r = config_key_set(occ->key, cfg, &cfg->given, value, err);
+	if (r < 0) {
+		err->failure = AGENT_FAIL_USAGE;
+		agent_error_prefix(err, "--%s", occ->name);
+	}
+	return r;
 }
 
 bool config_args_want_help(int argc, char **argv, int idx)
@@ -228,7 +229,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
 		r = next_flag(argc, argv, &i, allow_notify_pidfile, &occ, err);
 		if (r < 0)
 			return r;
-		if (occ.flag->kind == FLAG_CONFIG) {
+		if (occ.kind == FLAG_CONFIG) {
 			if (config_file)
 				return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
 						       "--config given twice");
@@ -263,7 +264,5 @@ int config_parse_args(struct config *cfg, int argc, char **argv, int *idx,
 	if (end < argc && strcmp(argv[end], "--") == 0)
 		end++;
 	*idx = end;
-	/* So that errors found later (config_finish) already use --log-format/--log-level. */
-	log_setup(cfg->log_format, cfg->log_level);
 	return 0;
 }

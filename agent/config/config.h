@@ -1,7 +1,9 @@
-/* The agent's configuration: INI file (libinih) plus command-line flags (design §3, §4, §13).
+/* The agent's configuration: INI file plus command-line flags (docs/secret-agent.1.scd,
+ * CONFIGURATION and OPTIONS).
  *
- * Values are expanded (${VAR}, ${VAR:-default}) when read. Unknown sections and keys are
- * errors with file:line. Flags override/extend the file: scalar flags replace, list flags
+ * Every key is one row of the table in keys.c (section, name, flag, parser, default, list or
+ * not, plan printer). Values are expanded (${VAR}, ${VAR:-default}) when read. Unknown sections and
+ * keys are errors with file:line. Flags override/extend the file: scalar flags replace, list flags
  * append, --secret adds a secret. Everything is resolved (users, groups, modes, durations,
  * signals) by config_finish(), so later stages never parse text.
  *
@@ -13,6 +15,12 @@
  *     from the file, a missing file and unknown users/groups are config errors (78).
  *   - Scalar keys may appear once per section; list keys (require_env, require_dir,
  *     wait_tcp, wait_any_tcp) append, also over indented continuation lines.
+ *   - omit_expired = yes applies to x509 bundles only; on another type it is a config error,
+ *     so nobody believes it filters something it does not (no, the default, is accepted
+ *     anywhere). status_listen takes literal addresses only (a listener binds before any
+ *     name could be trusted).
+ *   - Parsing sets nothing global: the log settings are returned in log_format/log_level and
+ *     the command calls log_setup().
  *   - [dir] mode defaults to 0755. An owner left out defaults to [agent] user and group (what
  *     the service runs as), else the invoking uid/gid; an explicit owner without group gets
  *     that user's primary group (gid = uid for a numeric uid without passwd entry).
@@ -58,8 +66,10 @@ struct secret_cfg {
 	int cert_index;             /* resolved index of `cert` in config.secrets, or -1 */
 	int ca_index;               /* resolved index of `ca`, or -1 */
 	char *origin;               /* "FILE:LINE" or "--secret", for messages */
-	bool mode_set;              /* `mode` was given (else config_finish picks by type) */
-	bool scrub_env_set;         /* `scrub_env` was given (else yes for env: sources) */
+	bool omit_expired;	    /* x509: write the bundle without the certificates outside
+				       their validity window (default no) */
+	uint64_t given;		    /* keys given, by config_key_bit() (mode and scrub_env
+				       defaults depend on it) */
 };
 
 struct dir_cfg {
@@ -70,7 +80,7 @@ struct dir_cfg {
 	uid_t uid;
 	gid_t gid;
 	char *origin;
-	bool mode_set; /* `mode` was given (else 0755) */
+	uint64_t given; /* keys given, by config_key_bit() */
 };
 
 struct config {
@@ -90,8 +100,12 @@ struct config {
 	bool signal_group;          /* signals go to the child's process group */
 	bool privileged_watcher;    /* keep DAC_READ_SEARCH, CHOWN, FOWNER in the agent */
 	char *notify_pidfile;       /* watch: --notify-pidfile */
-	enum log_format log_format;
+	enum log_format log_format; /* the command passes both to log_setup() */
 	enum log_level log_level;
+	char *status_listen; /* status listener "ADDR:PORT" or "[V6]:PORT", NULL: off */
+	char *ready_file;    /* absolute path written once ready, NULL: off */
+	unsigned warn_days;  /* certificate expiry warning window, days (default 30;
+				0: none) */
 
 	/* [preflight] */
 	struct strlist require_env;
@@ -111,6 +125,8 @@ struct config {
 	 * otherwise config_finish fails with the first one's FILE:LINE message. */
 	struct strlist unset_vars;
 	struct strlist unset_msgs; /* parallel to unset_vars */
+
+	uint64_t given; /* [agent] and [preflight] keys given, by config_key_bit() */
 
 	/* resolved identity of [agent] user (valid after config_finish) */
 	bool has_user;
@@ -151,6 +167,10 @@ bool config_is_required_env(const struct config *cfg, const char *name);
 
 /* Prints the resolved plan (check-config) on stdout; never prints secret values. */
 void config_print_plan(const struct config *cfg, FILE *out);
+
+/* Prints every key, one per line: "SECTION KEY FLAG VALUE [list]" ("-" for no flag), for the
+ * shell completion and the man page to be checked against (check-config --list-keys). */
+void config_print_keys(FILE *out);
 
 /* Parsers shared with the flags and tests. Return 0 or -EINVAL. */
 int config_parse_duration_ms(const char *s, uint64_t *out);   /* "100ms", "5s", "2m", "0" */

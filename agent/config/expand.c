@@ -9,7 +9,7 @@
  *   $ followed by anything else is kept literally.
  * The expanded text is not expanded again, so a value cannot inject another reference.
  */
-#include "config/internal.h"
+#include "config/expand.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,8 +50,16 @@ static bool var_name_ok(const char *s, size_t n)
 }
 
 /* Expands one "${...}" starting at `ref` (pointing at '$'); *consumed gets its length. */
-static int expand_reference(const char *ref, struct buf *b, size_t *consumed, char *msg,
-			    size_t msgsize)
+int config_unset_var_error(const char *name, struct agent_error *err)
+{
+	return agent_error_set(err, AGENT_FAIL_CONFIG, -ENOENT,
+			       "environment variable %s is not set (referenced as ${%s}; use "
+			       "${%s:-default} for a default)",
+			       name, name, name);
+}
+
+static int expand_reference(const char *ref, struct buf *b, size_t *consumed,
+			    struct agent_error *err)
 {
 	const char *body = ref + 2;
 	const char *close = strchr(body, '}');
@@ -60,14 +68,16 @@ static int expand_reference(const char *ref, struct buf *b, size_t *consumed, ch
 	char name[256];
 
 	if (!close)
-		return config_msg(msg, msgsize, -EINVAL, "unterminated '${' in value");
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "unterminated '${' in value");
 	sep = strstr(body, ":-");
 	if (sep && sep > close)
 		sep = NULL;
 	name_len = (size_t)((sep ? sep : close) - body);
 	if (!var_name_ok(body, name_len) || name_len >= sizeof(name))
-		return config_msg(msg, msgsize, -EINVAL, "invalid variable reference '${%.*s}'",
-				  (int)(close - body), body);
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				       "invalid variable reference '${%.*s}'", (int)(close - body),
+				       body);
 	memcpy(name, body, name_len);
 	name[name_len] = '\0';
 	*consumed = (size_t)(close + 1 - ref);
@@ -79,10 +89,7 @@ static int expand_reference(const char *ref, struct buf *b, size_t *consumed, ch
 		return buf_put(b, value, strlen(value));
 	}
 	if (!value)
-		return config_msg(msg, msgsize, -EINVAL,
-				  "environment variable %s is not set (referenced as ${%s}; use "
-				  "${%s:-default} for a default)",
-				  name, name, name);
+		return config_unset_var_error(name, err);
 	return buf_put(b, value, strlen(value));
 }
 
@@ -109,7 +116,7 @@ const char *config_next_unset_var(const char *in, char *name, size_t namesize)
 	return NULL;
 }
 
-int config_expand(const char *in, char **out, char *msg, size_t msgsize)
+int config_expand(const char *in, char **out, struct agent_error *err)
 {
 	struct buf b = {NULL, 0, 0};
 	const char *p = in;
@@ -133,7 +140,7 @@ int config_expand(const char *in, char **out, char *msg, size_t msgsize)
 			r = buf_put(&b, "$", 1);
 			p = dollar + 2;
 		} else if (dollar[1] == '{') {
-			r = expand_reference(dollar, &b, &consumed, msg, msgsize);
+			r = expand_reference(dollar, &b, &consumed, err);
 			p = dollar + consumed;
 		} else {
 			r = buf_put(&b, "$", 1);
@@ -144,7 +151,7 @@ int config_expand(const char *in, char **out, char *msg, size_t msgsize)
 	}
 out:
 	if (r == -ENOMEM)
-		config_msg(msg, msgsize, r, "out of memory");
+		agent_error_set(err, AGENT_FAIL_CONFIG, r, "out of memory");
 	if (r < 0) {
 		free(b.data);
 		return r;

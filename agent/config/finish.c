@@ -1,6 +1,9 @@
 /* Defaults that depend on other settings, identities, and cross-references between secrets.
  * After this, every later stage reads resolved numbers and never parses text again. */
 #include "config/internal.h"
+#include "config/keys.h"
+#include "config/strlist.h"
+#include "config/targets.h"
 #include "proc/identity.h"
 
 #include <errno.h>
@@ -35,15 +38,12 @@ static int resolve_owner(const struct config *cfg, const char *owner, const char
 	*gid = cfg->gid;
 	if (group) {
 		r = identity_resolve_group(group, gid);
-		if (r < 0)
-			return config_msg(msg, msgsize, r, "unknown group '%s'", group);
+		if (r < 0) {
+			snprintf(msg, msgsize, "unknown group '%s'", group);
+			return r;
+		}
 	}
 	return 0;
-}
-
-static bool is_key_type(enum sfs_secret_type t)
-{
-	return t == SFS_TYPE_ED25519 || t == SFS_TYPE_TLS_KEY;
 }
 
 static int link_partners(struct config *cfg, struct secret_cfg *s, struct agent_error *err)
@@ -91,7 +91,7 @@ static int link_partners(struct config *cfg, struct secret_cfg *s, struct agent_
 
 static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_error *err)
 {
-	char msg[CONFIG_MSG_MAX];
+	char msg[AGENT_ERROR_MAX];
 	enum agent_failure failure = origin_failure(s->origin);
 
 	if (!s->from)
@@ -100,20 +100,32 @@ static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_
 		    "%s: secret '%s' has no 'from' (env:NAME, file:PATH, cred:NAME "
 		    "or -)",
 		    s->origin, s->name);
-	for (const struct secret_cfg *o = cfg->secrets; o < s; o++)
-		if (s->to && o->to && strcmp(o->to, s->to) == 0)
+	for (const struct secret_cfg *o = cfg->secrets; o < s; o++) {
+		if (!s->to || !o->to)
+			continue;
+		if (strcmp(o->to, s->to) == 0)
 			return agent_error_set(err, failure, -EINVAL,
 					       "%s: secret '%s' writes to %s, as secret '%s' does",
 					       s->origin, s->name, s->to, o->name);
-	if ((s->domain || s->key_id) && !is_key_type(s->type))
+		if (config_same_target(o->to, s->to))
+			return agent_error_set(
+			    err, failure, -EINVAL,
+			    "%s: secret '%s' writes to %s, the same file as secret '%s' (%s)",
+			    s->origin, s->name, s->to, o->name, o->to);
+	}
+	if ((s->domain || s->key_id) && !config_type_is_key(s->type))
 		return agent_error_set(
 		    err, failure, -EINVAL,
 		    "%s: secret '%s': 'domain' and 'key_id' apply to ed25519 and "
 		    "tls-key secrets only",
 		    s->origin, s->name);
-	if (!s->mode_set)
+	if (s->omit_expired && s->type != SFS_TYPE_X509)
+		return agent_error_set(err, failure, -EINVAL,
+				       "%s: secret '%s': 'omit_expired' applies to type x509 only",
+				       s->origin, s->name);
+	if (!config_key_given(s->given, CONFIG_SECRET, "mode"))
 		s->mode = (s->type == SFS_TYPE_X509 || s->type == SFS_TYPE_TLS_CERT) ? 0444 : 0400;
-	if (!s->scrub_env_set)
+	if (!config_key_given(s->given, CONFIG_SECRET, "scrub_env"))
 		s->scrub_env = s->source.kind == SFS_SOURCE_ENV;
 	if (resolve_owner(cfg, s->owner, s->group, &s->uid, &s->gid, msg, sizeof(msg)) < 0)
 		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "%s: secret '%s': %s",
@@ -123,15 +135,12 @@ static int finish_secret(struct config *cfg, struct secret_cfg *s, struct agent_
 
 bool config_is_required_env(const struct config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->require_env.n; i++)
-		if (strcmp(cfg->require_env.items[i], name) == 0)
-			return true;
-	return false;
+	return strlist_contains(&cfg->require_env, name);
 }
 
 int config_finish(struct config *cfg, struct agent_error *err)
 {
-	char msg[CONFIG_MSG_MAX];
+	char msg[AGENT_ERROR_MAX];
 
 	for (size_t i = 0; i < cfg->unset_vars.n; i++)
 		if (!config_is_required_env(cfg, cfg->unset_vars.items[i]))
@@ -174,6 +183,5 @@ int config_finish(struct config *cfg, struct agent_error *err)
 	if (cfg->on_change == ON_CHANGE_EXEC && !cfg->on_change_exec)
 		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
 				       "on_change exec: needs a path");
-	log_setup(cfg->log_format, cfg->log_level);
 	return 0;
 }

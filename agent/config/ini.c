@@ -1,402 +1,347 @@
-/* Reading the INI config file with libinih.
+/* Reading the INI config file: a small line parser of our own, so every message carries its
+ * line, every section header is seen, and no line is silently cut.
  *
- * Debian's libinih (r55) is built with INI_HANDLER_LINENO 0, INI_MAX_LINE 200, inline ';'
- * comments (after whitespace), multi-line continuation (an indented line after a key
- * continues it) and no callback on section headers. So we feed it through our own line
- * reader: that gives us line numbers for messages, lets us refuse over-long lines instead of
- * having inih silently split them, and lets us see every section header (an empty or repeated
- * [secret "x"] is still noticed). Section headers are interpreted here; key lines go through
- * inih to the handler below.
+ * The syntax is the one libinih (r55, as Debian builds it) reads, which earlier releases used:
+ *   [section]                  "agent", "preflight", secret "NAME", dir "PATH"
+ *   key = value   key: value   whitespace around key and value is dropped
+ *   ; comment   # comment      at the start of a line (after optional indentation)
+ *   value ; comment            ';' after whitespace ends a value
+ *   <indented line>            continues the previous key's value: only lists may do that
+ * and lines are at most 198 bytes, except lists (cut into words; a word of 197 bytes at most),
+ * so no config that used to be refused for its length is now accepted, or the reverse.
  */
+#include "config/expand.h"
 #include "config/internal.h"
+#include "config/keys.h"
+#include "config/strlist.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-enum section_kind { SECTION_NONE, SECTION_AGENT, SECTION_PREFLIGHT, SECTION_SECRET, SECTION_DIR };
+#define LINE_MAX_BYTES 198 /* without the newline */
 
-struct ini_state {
+struct reader {
 	struct config *cfg;
 	struct agent_error *err;
-	FILE *file;
 	const char *path;
 	unsigned lineno;
-	char *line;
-	size_t linecap;
 
-	bool indented; /* the current line starts with whitespace */
-	bool key_seen; /* a key was given since the last section header (inih's prev_name) */
-	enum section_kind kind;
-	size_t index;		  /* the current secret or dir */
-	char label[320];	  /* "[agent]", "[secret \"x\"]": for messages */
-	unsigned long seen;	  /* keys given in the current secret/dir section */
-	unsigned long seen_agent; /* [agent] and [preflight] may be split over several */
-	unsigned long seen_preflight;
-
-	char *split; /* rest of an over-long list line, fed to inih as continuation lines */
-
-	bool failed;
-	unsigned fail_line;
+	bool in_section;
+	enum config_section section;
+	void *obj;		       /* the section's object: cfg, a secret_cfg or a dir_cfg */
+	uint64_t *given;	       /* its mask of keys given */
+	char label[320];	       /* "[agent]", "[secret \"x\"]": for messages */
+	const struct config_key *prev; /* the last key line since the section header */
 };
 
-static int fail_at(struct ini_state *st, const char *fmt, const char *detail)
+/* Fills the error with "FILE:LINE: " and the sentence; returns -EINVAL. */
+static int fail(struct reader *rd, const char *fmt, const char *arg)
 {
-	char where[64];
+	return agent_error_set(rd->err, AGENT_FAIL_CONFIG, -EINVAL, "%s:%u: %s%s", rd->path,
+			       rd->lineno, fmt, arg ? arg : "");
+}
 
-	snprintf(where, sizeof(where), "%u", st->lineno);
-	agent_error_set(st->err, AGENT_FAIL_CONFIG, -EINVAL, "%s:%s: %s%s", st->path, where, fmt,
-			detail ? detail : "");
-	st->failed = true;
-	st->fail_line = st->lineno;
+/* Puts "FILE:LINE: " before a sentence that some other part of the config wrote. */
+static int located(struct reader *rd, int r)
+{
+	agent_error_prefix(rd->err, "%s:%u", rd->path, rd->lineno);
+	return r;
+}
+
+static char *skip_space(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static void trim_end(char *s)
+{
+	char *end = s + strlen(s);
+
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+}
+
+/* The first of `chars` in s, or of an inline comment (';' after whitespace), or the end. */
+static char *find_chars_or_comment(char *s, const char *chars)
+{
+	bool was_space = false;
+
+	while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+static int open_secret(struct reader *rd, const char *name, const char *origin)
+{
+	struct secret_cfg *s = config_add_secret(rd->cfg, name, origin, rd->err);
+
+	if (!s)
+		return located(rd, -EINVAL);
+	rd->section = CONFIG_SECRET;
+	rd->obj = s;
+	rd->given = &s->given;
 	return 0;
 }
 
-/* Parses the text between '[' and ']'. */
-static int open_section(struct ini_state *st, char *name)
+/* A [dir "PATH"] section: PATH is ${VAR}-expanded as values are. An unset variable is an error
+ * here, not deferred: without its path the section has nothing to describe. */
+static int open_dir(struct reader *rd, const char *path, const char *origin)
 {
-	char msg[CONFIG_MSG_MAX], origin[PATH_MAX + 32];
+	struct dir_cfg *d;
+	char *expanded;
+	int r;
+
+	r = config_expand(path, &expanded, rd->err);
+	if (r < 0)
+		return located(rd, r);
+	d = config_add_dir(rd->cfg, expanded, origin, rd->err);
+	free(expanded);
+	if (!d)
+		return located(rd, -EINVAL);
+	rd->section = CONFIG_DIR;
+	rd->obj = d;
+	rd->given = &d->given;
+	return 0;
+}
+
+/* Opens the section named between '[' and ']'. */
+static int open_section(struct reader *rd, char *name)
+{
+	char origin[PATH_MAX + 32];
 	char *arg, *end;
 
-	while (isspace((unsigned char)*name))
-		name++;
-	end = name + strlen(name);
-	while (end > name && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	st->seen = 0;
-	st->key_seen = false;
+	name = skip_space(name);
+	trim_end(name);
+	rd->prev = NULL;
 	if (strcmp(name, "agent") == 0 || strcmp(name, "preflight") == 0) {
-		st->kind = name[0] == 'a' ? SECTION_AGENT : SECTION_PREFLIGHT;
-		snprintf(st->label, sizeof(st->label), "[%s]", name);
+		rd->in_section = true;
+		rd->section = name[0] == 'a' ? CONFIG_AGENT : CONFIG_PREFLIGHT;
+		rd->obj = rd->cfg;
+		rd->given = &rd->cfg->given;
+		snprintf(rd->label, sizeof(rd->label), "[%s]", name);
 		return 0;
 	}
 	arg = name + strcspn(name, " \t");
 	if (*arg)
 		*arg++ = '\0';
-	while (isspace((unsigned char)*arg))
-		arg++;
+	arg = skip_space(arg);
 	if (strcmp(name, "secret") != 0 && strcmp(name, "dir") != 0) {
 		char unknown[300];
 
 		snprintf(unknown, sizeof(unknown), "[%s%s%s]", name, *arg ? " " : "", arg);
-		return fail_at(st, "unknown section ", unknown);
+		return fail(rd, "unknown section ", unknown);
 	}
 	end = arg + strlen(arg);
 	if (end - arg < 3 || arg[0] != '"' || end[-1] != '"' ||
 	    memchr(arg + 1, '"', (size_t)(end - arg - 2)))
-		return fail_at(st,
-			       name[0] == 's'
-				   ? "a secret section needs a quoted name: [secret \"NAME\"]"
-				   : "a dir section needs a quoted path: [dir \"/PATH\"]",
-			       NULL);
+		return fail(rd,
+			    name[0] == 's'
+				? "a secret section needs a quoted name: [secret \"NAME\"]"
+				: "a dir section needs a quoted path: [dir \"/PATH\"]",
+			    NULL);
 	end[-1] = '\0';
 	arg++;
-	snprintf(origin, sizeof(origin), "%s:%u", st->path, st->lineno);
-	snprintf(st->label, sizeof(st->label), "[%s \"%s\"]", name, arg);
-	if (name[0] == 's') {
-		if (!config_add_secret(st->cfg, arg, origin, msg, sizeof(msg)))
-			return fail_at(st, msg, NULL);
-		st->kind = SECTION_SECRET;
-		st->index = st->cfg->nsecrets - 1;
-	} else {
-		if (!config_add_dir(st->cfg, arg, origin, msg, sizeof(msg)))
-			return fail_at(st, msg, NULL);
-		st->kind = SECTION_DIR;
-		st->index = st->cfg->ndirs - 1;
-	}
-	return 0;
+	snprintf(origin, sizeof(origin), "%s:%u", rd->path, rd->lineno);
+	snprintf(rd->label, sizeof(rd->label), "[%s \"%s\"]", name, arg);
+	rd->in_section = true;
+	return name[0] == 'd' ? open_dir(rd, arg, origin) : open_secret(rd, arg, origin);
 }
 
-/* Interprets a "[...]" line; anything after ']' other than a comment is refused. */
-static void section_line(struct ini_state *st, char *p)
+/* A "[...]" line; anything after ']' other than a comment is refused. */
+static int section_line(struct reader *rd, char *p)
 {
 	char *close = strchr(p, ']');
 	char *rest;
 
-	if (!close) {
-		fail_at(st, "section header without ']'", NULL);
-		return;
-	}
+	if (!close)
+		return fail(rd, "section header without ']'", NULL);
 	*close = '\0';
-	for (rest = close + 1; isspace((unsigned char)*rest); rest++)
-		;
-	if (*rest && *rest != ';' && *rest != '#') {
-		fail_at(st, "unexpected text after section header", NULL);
-		return;
-	}
-	open_section(st, p + 1);
-}
-
-/* libinih r55 strips inline comments from "key = value" lines but not from continuation
- * lines; do it here with the same rule (';' after whitespace) so both behave alike. */
-static void strip_inline_comment(char *line)
-{
-	for (char *p = line + 1; *p; p++) {
-		if (*p == ';' && isspace((unsigned char)p[-1])) {
-			p[0] = '\n';
-			p[1] = '\0';
-			return;
-		}
-	}
-}
-
-/* Copies `lead` and as many words of st->split as fit into str (num bytes with '\n' and
- * NUL), leaving the rest in st->split. A continuation chunk (empty lead) starts with a space,
- * so inih and handle_key take it as a continuation of the list. */
-static char *next_chunk(struct ini_state *st, char *str, int num, const char *lead)
-{
-	size_t room = (size_t)num - 2, used = strlen(lead), start = used;
-	char *w = st->split;
-
-	memcpy(str, lead, used);
-	for (;;) {
-		size_t len;
-
-		while (*w == ' ' || *w == '\t')
-			w++;
-		if (!*w)
-			break;
-		len = strcspn(w, " \t");
-		if (used + 1 + len > room) {
-			if (used == start) {
-				fail_at(st, "a word is too long for one line", NULL);
-				return NULL;
-			}
-			break;
-		}
-		str[used++] = ' ';
-		memcpy(str + used, w, len);
-		used += len;
-		w += len;
-	}
-	st->split = *w ? w : NULL;
-	st->indented = (*lead == '\0');
-	str[used++] = '\n';
-	str[used] = '\0';
-	return str;
-}
-
-/* libinih r55 reads at most INI_MAX_LINE bytes per line and would take the rest of a longer
- * line as a line of its own. A long comment is dropped here; a long list (require_env, ...)
- * is cut into continuation lines at word boundaries; anything else is refused. */
-static char *split_long_line(struct ini_state *st, char *str, int num)
-{
-	char *p = st->line, *sep, *end;
-	char lead[80];
-	size_t name_len;
-
-	p += strspn(p, " \t");
-	if (*p == ';' || *p == '#') {
-		strcpy(str, "\n");
-		return str;
-	}
-	strip_inline_comment(st->line);
-	end = st->line + strlen(st->line);
-	while (end > st->line && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	sep = p + strcspn(p, "=:");
-	name_len = (size_t)(sep - p);
-	while (name_len > 0 && isspace((unsigned char)p[name_len - 1]))
-		name_len--;
-	if (p != st->line || !*sep || name_len == 0 || name_len >= sizeof(lead) - 3) {
-		fail_at(st, "line too long", NULL);
-		return NULL;
-	}
-	snprintf(lead, sizeof(lead), "%.*s =", (int)name_len, p);
-	lead[name_len] = '\0';
-	if (!config_key_is_list(lead)) {
-		char why[96];
-
-		snprintf(why, sizeof(why), " (%d bytes at most; only a list may be longer)",
-			 num - 2);
-		fail_at(st, "line too long", why);
-		return NULL;
-	}
-	lead[name_len] = ' ';
-	st->split = sep + 1;
-	return next_chunk(st, str, num, lead);
-}
-
-static char *read_line(char *str, int num, void *stream)
-{
-	struct ini_state *st = stream;
-	ssize_t n;
-	char *p;
-
-	if (st->failed)
-		return NULL;
-	if (st->split)
-		return next_chunk(st, str, num, "");
-	n = getline(&st->line, &st->linecap, st->file);
-	if (n < 0) {
-		if (ferror(st->file)) {
-			agent_error_set(st->err, AGENT_FAIL_CONFIG, -EINVAL,
-					"%s: cannot read config file: %s", st->path,
-					strerror(errno));
-			st->failed = true;
-			st->fail_line = st->lineno + 1;
-		}
-		return NULL;
-	}
-	st->lineno++;
-	if (n > num - 1)
-		return split_long_line(st, str, num);
-	p = st->line;
-	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
-		p += 3;
-	st->indented = isspace((unsigned char)*p) != 0;
-	while (isspace((unsigned char)*p))
-		p++;
-	memcpy(str, st->line, (size_t)n + 1);
-	if (st->indented && st->key_seen && *p && *p != ';' && *p != '#' && *p != '[')
-		strip_inline_comment(str);
-	if (*p == '[') {
-		if (st->indented && st->key_seen) {
-			fail_at(st, "section header must not be indented", NULL);
-			return NULL;
-		}
-		section_line(st, p);
-		if (st->failed)
-			return NULL;
-	}
-	return str;
+	rest = skip_space(close + 1);
+	if (*rest && *rest != ';' && *rest != '#')
+		return fail(rd, "unexpected text after section header", NULL);
+	return open_section(rd, p + 1);
 }
 
 /* An unset ${VAR}: the key is skipped and the variable remembered, so that config_finish can
  * tell a variable the preflight will report (it is in require_env) from a config error. */
-static int defer_unset_vars(struct ini_state *st, const char *value)
+static int defer_unset_vars(struct reader *rd, const char *value)
 {
-	char full[CONFIG_MSG_MAX + PATH_MAX + 32], var[256];
+	struct agent_error unset;
 	const char *next = value;
+	char var[256];
 
-	st->key_seen = true;
 	while ((next = config_next_unset_var(next, var, sizeof(var)))) {
-		bool known = false;
-
-		for (size_t i = 0; i < st->cfg->unset_vars.n && !known; i++)
-			known = strcmp(st->cfg->unset_vars.items[i], var) == 0;
-		if (known)
+		if (strlist_contains(&rd->cfg->unset_vars, var))
 			continue;
-		/* The sentence config_expand would have given for this variable. */
-		snprintf(full, sizeof(full),
-			 "%s:%u: environment variable %s is not set (referenced as ${%s}; use "
-			 "${%s:-default} for a default)",
-			 st->path, st->lineno, var, var, var);
-		if (strlist_push(&st->cfg->unset_vars, var) < 0 ||
-		    strlist_push(&st->cfg->unset_msgs, full) < 0)
-			return fail_at(st, "out of memory", NULL);
+		config_unset_var_error(var, &unset);
+		agent_error_prefix(&unset, "%s:%u", rd->path, rd->lineno);
+		if (strlist_push(&rd->cfg->unset_vars, var) < 0 ||
+		    strlist_push(&rd->cfg->unset_msgs, unset.msg) < 0)
+			return fail(rd, "out of memory", NULL);
 	}
-	return 1;
+	return 0;
 }
 
-static int handle_key(void *user, const char *section, const char *name, const char *value)
+static int key_line(struct reader *rd, const char *name, const char *value, bool continuation)
 {
-	struct ini_state *st = user;
-	char msg[CONFIG_MSG_MAX];
-	bool continuation = st->indented && st->key_seen;
-	unsigned long *seen;
-	char *expanded = NULL, var[256];
-	int index = -1, r;
+	const struct config_key *key;
+	char *expanded = NULL, msg[400];
+	int r;
 
-	(void)section;
-	if (st->failed)
-		return 1;
-	if (st->kind == SECTION_NONE)
-		return fail_at(st, "key before any section: ", name);
-	if (continuation && !config_key_is_list(name))
-		return fail_at(st,
-			       "an indented line continues the previous key, which only a list "
-			       "may do: ",
-			       name);
-	r = config_expand(value, &expanded, msg, sizeof(msg));
-	if (r < 0 && config_next_unset_var(value, var, sizeof(var)))
-		return defer_unset_vars(st, value);
-	if (r < 0)
-		return fail_at(st, msg, NULL);
-	switch (st->kind) {
-	case SECTION_AGENT:
-		seen = &st->seen_agent;
-		r = config_set_agent_key(st->cfg, name, expanded, &index, msg, sizeof(msg));
-		break;
-	case SECTION_PREFLIGHT:
-		seen = &st->seen_preflight;
-		r = config_set_preflight_key(st->cfg, name, expanded, &index, msg, sizeof(msg));
-		break;
-	case SECTION_SECRET:
-		seen = &st->seen;
-		r = config_set_secret_key(&st->cfg->secrets[st->index], name, expanded, &index, msg,
-					  sizeof(msg));
-		break;
-	default:
-		seen = &st->seen;
-		r = config_set_dir_key(&st->cfg->dirs[st->index], name, expanded, &index, msg,
-				       sizeof(msg));
-		break;
+	if (!rd->in_section)
+		return fail(rd, "key before any section: ", name);
+	key = config_key_find(rd->section, name);
+	if (continuation && !config_key_is_list(key))
+		return fail(
+		    rd, "an indented line continues the previous key, which only a list may do: ",
+		    name);
+	if (!key) {
+		snprintf(msg, sizeof(msg), "unknown key '%s' in %s", name, rd->label);
+		return fail(rd, msg, NULL);
 	}
+	rd->prev = key;
+	r = config_expand(value, &expanded, rd->err);
+	if (r == -ENOENT)
+		return defer_unset_vars(rd, value);
+	if (r < 0)
+		return located(rd, r);
+	if (!continuation && !config_key_is_list(key) && (*rd->given & config_key_bit(key))) {
+		free(expanded);
+		snprintf(msg, sizeof(msg), "duplicate key '%s' in %s", name, rd->label);
+		return fail(rd, msg, NULL);
+	}
+	r = config_key_set(key, rd->obj, rd->given, expanded, rd->err);
 	free(expanded);
-	if (r == -ENOENT) {
-		snprintf(msg, sizeof(msg), "unknown key '%s' in %s", name, st->label);
-		return fail_at(st, msg, NULL);
+	return r < 0 ? located(rd, r) : 0;
+}
+
+/* Whether `name` is a list key of any section (which section it is in is key_line's check). */
+static bool is_list_name(const char *name)
+{
+	for (size_t i = 0; i < config_nkeys; i++)
+		if (config_key_is_list(&config_keys[i]) && strcmp(config_keys[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Over LINE_MAX_BYTES: a comment is dropped, a list is read, anything else is refused. */
+static int long_line(struct reader *rd, char *line)
+{
+	char *p = line + strspn(line, " \t");
+	char *sep, *w;
+	size_t name_len, limit;
+
+	if (*p == ';' || *p == '#')
+		return 0;
+	*find_chars_or_comment(line, NULL) = '\0';
+	trim_end(line);
+	sep = p + strcspn(p, "=:");
+	name_len = (size_t)(sep - p);
+	while (name_len > 0 && isspace((unsigned char)p[name_len - 1]))
+		name_len--;
+	if (p != line || !*sep || name_len == 0 || name_len >= 77)
+		return fail(rd, "line too long", NULL);
+	p[name_len] = '\0';
+	if (!is_list_name(p))
+		return fail(rd, "line too long", " (198 bytes at most; only a list may be longer)");
+	/* The words must each fit a line, the first one after "KEY = ". */
+	limit = LINE_MAX_BYTES - (name_len + 2) - 1;
+	for (w = sep + 1 + strspn(sep + 1, " \t"); *w; w += strspn(w, " \t")) {
+		size_t len = strcspn(w, " \t");
+
+		if (len > limit)
+			return fail(rd, "a word is too long for one line", NULL);
+		limit = LINE_MAX_BYTES - 1;
+		w += len;
 	}
-	if (index >= 0 && !continuation && (*seen & (1UL << index)) && !config_key_is_list(name)) {
-		snprintf(msg, sizeof(msg), "duplicate key '%s' in %s", name, st->label);
-		return fail_at(st, msg, NULL);
+	return key_line(rd, p, skip_space(sep + 1), false);
+}
+
+static int parse_line(struct reader *rd, char *line, size_t n)
+{
+	char *start, *end, *value;
+	bool indented;
+
+	/* It would end the line's text early, and what follows would silently vanish. */
+	if (memchr(line, '\0', n))
+		return fail(rd, "contains a NUL byte (a config file is text)", NULL);
+	if (n > LINE_MAX_BYTES + 1) /* counting its newline, as libinih did */
+		return long_line(rd, line);
+	if (rd->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+		line += 3;
+	trim_end(line);
+	start = skip_space(line);
+	indented = start > line;
+	if (*start == '\0' || *start == ';' || *start == '#')
+		return 0;
+	if (*start == '[') {
+		if (indented && rd->prev)
+			return fail(rd, "section header must not be indented", NULL);
+		return section_line(rd, start);
 	}
-	if (r < 0)
-		return fail_at(st, msg, NULL);
-	if (index >= 0)
-		*seen |= 1UL << index;
-	st->key_seen = true;
-	return 1;
+	if (indented && rd->prev) {
+		*find_chars_or_comment(start, NULL) = '\0';
+		trim_end(start);
+		return key_line(rd, rd->prev->name, start, true);
+	}
+	end = find_chars_or_comment(start, "=:");
+	if (*end != '=' && *end != ':')
+		return agent_error_set(
+		    rd->err, AGENT_FAIL_CONFIG, -EINVAL,
+		    "%s:%u: syntax error (expected 'key = value' or '[section]')", rd->path,
+		    rd->lineno);
+	*end = '\0';
+	trim_end(start);
+	value = end + 1;
+	*find_chars_or_comment(value, NULL) = '\0';
+	value = skip_space(value);
+	trim_end(value);
+	return key_line(rd, start, value, false);
 }
 
 int config_load_file(struct config *cfg, const char *path, struct agent_error *err)
 {
-	struct ini_state st = {.cfg = cfg, .err = err, .path = path};
+	struct reader rd = {.cfg = cfg, .err = err, .path = path};
+	char *line = NULL;
+	size_t cap = 0;
 	struct stat sb;
-	int r = -EINVAL, parsed;
+	ssize_t n;
+	FILE *f;
+	int r = 0;
 
-	st.file = fopen(path, "re");
-	if (!st.file) {
-		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "cannot read config file %s: %s",
-				path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fileno(st.file), &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
-				"cannot read config file %s: not a regular file", path);
+	f = fopen(path, "re");
+	if (!f)
+		return agent_error_set(err, AGENT_FAIL_CONFIG, -errno,
+				       "cannot read config file %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		r = agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
+				    "cannot read config file %s: not a regular file", path);
 		goto out;
 	}
 	free(cfg->config_path);
 	cfg->config_path = strdup(path);
 	if (!cfg->config_path) {
-		agent_error_set(err, AGENT_FAIL_CONFIG, -ENOMEM, "out of memory");
+		r = agent_error_set(err, AGENT_FAIL_CONFIG, -ENOMEM, "out of memory");
 		goto out;
 	}
-	parsed = ini_parse_stream(read_line, &st, handle_key, &st);
-	if (parsed > 0 && (!st.failed || (unsigned)parsed < st.fail_line)) {
-		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
-				"%s:%d: syntax error (expected 'key = value' or "
-				"'[section]')",
-				path, parsed);
-		goto out;
+	while (r == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		rd.lineno++;
+		r = parse_line(&rd, line, (size_t)n);
 	}
-	if (st.failed)
-		goto out;
-	if (parsed < 0) {
-		agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
-				"%s: cannot parse config file (out of memory)", path);
-		goto out;
-	}
-	r = 0;
+	if (r == 0 && ferror(f))
+		r = agent_error_set(err, AGENT_FAIL_CONFIG, -EIO, "%s: cannot read config file: %s",
+				    path, strerror(errno));
 out:
-	if (st.file)
-		fclose(st.file);
-	free(st.line);
+	fclose(f);
+	free(line);
 	return r;
 }

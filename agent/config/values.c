@@ -1,6 +1,10 @@
-/* Parsing and printing of typed values: durations, modes, signals, booleans, on_change. */
-#include "config/internal.h"
+/* Parsing and printing of typed values: durations, modes, signals, booleans, numbers,
+ * listening addresses. */
+#include "config/values.h"
 
+#include "config/config.h"
+
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -137,42 +141,58 @@ int config_parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
-int config_parse_on_change(struct config *cfg, const char *s, char *msg, size_t msgsize)
+int config_parse_uint(const char *s, unsigned max, unsigned *out)
 {
-	char *path;
+	unsigned long v = 0;
 
-	if (strncmp(s, "signal:", 7) == 0) {
-		int sig;
-
-		if (config_parse_signal(s + 7, &sig) < 0)
-			return config_msg(msg, msgsize, -EINVAL,
-					  "unknown signal '%s' in on_change (e.g. signal:SIGHUP)",
-					  s + 7);
-		cfg->on_change = ON_CHANGE_SIGNAL;
-		cfg->on_change_signal = sig;
-	} else if (strcmp(s, "restart") == 0) {
-		cfg->on_change = ON_CHANGE_RESTART;
-	} else if (strcmp(s, "none") == 0) {
-		cfg->on_change = ON_CHANGE_NONE;
-	} else if (strncmp(s, "exec:", 5) == 0) {
-		if (s[5] != '/')
-			return config_msg(msg, msgsize, -EINVAL,
-					  "on_change exec: needs an absolute path, got '%s'",
-					  s + 5);
-		path = strdup(s + 5);
-		if (!path)
-			return config_msg(msg, msgsize, -ENOMEM, "out of memory");
-		free(cfg->on_change_exec);
-		cfg->on_change_exec = path;
-		cfg->on_change = ON_CHANGE_EXEC;
-		return 0;
-	} else {
-		return config_msg(
-		    msg, msgsize, -EINVAL,
-		    "invalid on_change '%s' (signal:NAME, restart, exec:/path or none)", s);
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > max)
+			return -EINVAL;
 	}
-	free(cfg->on_change_exec);
-	cfg->on_change_exec = NULL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Only literal addresses: a listener binds before any name service could be trusted, and a
+ * name that resolves to several addresses would make "which one" a guess. */
+int config_parse_listen_address(const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned char addr[16];
+	const char *colon, *port;
+	unsigned port_num;
+	int family = AF_INET;
+	size_t len;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		family = AF_INET6;
+		len = (size_t)(close - s - 1);
+		s++;
+		port = close + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		len = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (len == 0 || len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(family, host, addr) != 1)
+		return -EINVAL;
+	if (config_parse_uint(port, 65535, &port_num) < 0 || port_num == 0)
+		return -EINVAL;
 	return 0;
 }
 

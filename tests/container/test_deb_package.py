@@ -26,7 +26,7 @@ SHIPPED = {
     DOC + "/examples/k8s/ai-service.yaml": "packaging/k8s/ai-service.yaml",
     DOC + "/deploy.md": "docs/deploy.md",
 }
-RUNTIME_LIBS = ["libc6", "libsodium23", "libssl3", "libcap2", "libinih1", "libjson-c5"]
+RUNTIME_LIBS = ["libc6", "libsodium23", "libssl3", "libcap2", "libjson-c5"]
 
 
 def dpkg_deb(*args):

@@ -1,4 +1,4 @@
-/* The config file (libinih), the flags over it, and config_finish's defaults and checks. */
+/* The config file (our own line parser), the flags over it, config_finish's checks. */
 /* cmocka needs these first, in this order. */
 /* clang-format off */
 #include <setjmp.h>
@@ -8,8 +8,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "config/config.h"
 #include "base/exit_codes.h"
+#include "config/config.h"
+#include "config/keys.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -175,7 +177,7 @@ static void test_inline_comments_and_semicolons(void **state)
 	struct config cfg;
 
 	(void)state;
-	/* ';' starts a comment only after whitespace (libinih); inside a value it stays. */
+	/* ';' starts a comment only after whitespace; inside a value it stays. */
 	load_ok(&cfg, "[secret \"a\"]\n"
 		      "from = file:/run/a;b   ; the comment\n"
 		      "to = /x/y\t;tab before the comment\n");
@@ -272,7 +274,7 @@ static void test_long_lines(void **state)
 	size_t len = 0;
 
 	(void)state;
-	/* libinih r55 stops at 200 bytes a line: longer lists are cut at word boundaries. */
+	/* Lines stop at 198 bytes (as libinih r55 did), lists excepted: they are read whole. */
 	for (int i = 0; i < 300; i++)
 		len += (size_t)snprintf(words + len, sizeof(words) - len, " V%03d", i);
 	snprintf(text, sizeof(text),
@@ -433,6 +435,21 @@ static void expect_usage_error(const char **args, bool notify, const char *needl
 	config_free(&cfg);
 }
 
+/* Parses `args`, then expects config_finish to fail with a usage error holding `needle`. */
+static void finish_usage_fails(const char **args, const char *needle)
+{
+	struct config cfg;
+	struct agent_error err;
+	int idx;
+
+	assert_int_equal(parse(&cfg, &err, &idx, false, args), 0);
+	assert_true(config_finish(&cfg, &err) < 0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+	if (!strstr(err.msg, needle))
+		fail_msg("expected '%s' in '%s'", needle, err.msg);
+	config_free(&cfg);
+}
+
 static void test_flag_errors_are_usage_errors(void **state)
 {
 	(void)state;
@@ -466,19 +483,7 @@ static void test_flag_errors_are_usage_errors(void **state)
 	expect_usage_error((const char *[]){"run", "--config", "a", "--config", "b", NULL}, false,
 			   "twice");
 	/* A secret from a flag that misses `from` is a usage error too. */
-	{
-		struct config cfg;
-		struct agent_error err;
-		int idx;
-
-		assert_int_equal(parse(&cfg, &err, &idx, false,
-				       (const char *[]){"run", "--secret", "name=a,to=/x", NULL}),
-				 0);
-		assert_true(config_finish(&cfg, &err) < 0);
-		assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
-		assert_non_null(strstr(err.msg, "no 'from'"));
-		config_free(&cfg);
-	}
+	finish_usage_fails((const char *[]){"run", "--secret", "name=a,to=/x", NULL}, "no 'from'");
 }
 
 static void test_parsing_stops_at_first_non_option(void **state)
@@ -673,6 +678,329 @@ static void test_plan_never_holds_values(void **state)
 	config_free(&cfg);
 }
 
+/* Every default in the key table is a valid value of its key (config_init relies on it). */
+static void test_every_default_parses(void **state)
+{
+	struct config cfg;
+	struct secret_cfg secret;
+	struct dir_cfg dir;
+
+	(void)state;
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct config_key *k = &config_keys[i];
+		struct agent_error err = {0};
+		void *obj = k->section == CONFIG_SECRET ? (void *)&secret
+			    : k->section == CONFIG_DIR	? (void *)&dir
+							: (void *)&cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		memset(&secret, 0, sizeof(secret));
+		memset(&dir, 0, sizeof(dir));
+		if (k->def && k->parse(obj, k, k->def, &err) < 0)
+			fail_msg("default '%s' of %s: %s", k->def, k->name, err.msg);
+		assert_non_null(k->value);
+		assert_true(k->flag == NULL || k->section == CONFIG_AGENT ||
+			    k->section == CONFIG_PREFLIGHT);
+		config_free(&cfg);
+	}
+	config_init(&cfg);
+	assert_int_equal(cfg.debounce_ms, 100);
+	assert_int_equal(cfg.hook_timeout_ms, 30000);
+	assert_int_equal(cfg.on_change_signal, SIGHUP);
+	assert_int_equal(cfg.log_level, LOG_INFO);
+	assert_int_equal(cfg.given, 0);
+	config_free(&cfg);
+}
+
+/* The flags and the file reach a key through the same row: a flag's error is its key's
+ * sentence under the flag's name, as a usage error. */
+static void test_flag_and_file_share_the_key(void **state)
+{
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	expect_usage_error((const char *[]){"run", "--debounce", "5", NULL}, false,
+			   "--debounce: invalid duration '5' for 'debounce'");
+	load_fails("[agent]\ndebounce = 5\n", 2, "invalid duration '5' for 'debounce'");
+}
+
+/* The name of a --secret is copied before the spec is cut again: an error after it names the
+ * secret, not a piece of the spec. */
+static void test_secret_flag_error_names_the_secret(void **state)
+{
+	struct config cfg;
+	struct agent_error err;
+	int idx;
+
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	assert_true(parse(&cfg, &err, &idx, false,
+			  (const char *[]){"run", "--secret", "to=rel,name=k,from=env:A", NULL}) <
+		    0);
+	assert_int_equal(agent_exit_code(err.failure), EXIT_USAGE);
+	assert_string_equal(err.msg, "--secret k: 'to' needs an absolute path, got 'rel'");
+	config_free(&cfg);
+}
+
+/* An unknown key is refused even when its value names an unset variable (the variable must
+ * not hide the typo). */
+static void test_unknown_key_with_unset_variable(void **state)
+{
+	(void)state;
+	unsetenv("CFGT_UNSET");
+	load_fails("[preflight]\nrequire_env = CFGT_UNSET\nwiat_tcp = ${CFGT_UNSET}:1\n", 3,
+		   "unknown key 'wiat_tcp' in [preflight]");
+}
+
+/* [agent] status_listen, ready_file, warn_days: file (78) and flags (64), defaults, plan. */
+static void test_operability_keys(void **state)
+{
+	static const char *const good_listen[] = {"127.0.0.1:9090", "0.0.0.0:1", "[::1]:9090",
+						  "[fe80::1]:65535", "[::]:80"};
+	static const char *const bad_listen[] = {
+	    "localhost:9090", "127.0.0.1",    "127.0.0.1:0", "127.0.0.1:65536", "[::1]9090",
+	    "::1:9090",	      "[::1]:",	      ":9090",	     "1.2.3:80",	"127.0.0.1:80x",
+	    "[127.0.0.1]:80", "127.0.0.1:-1", "[::1]:9090x"};
+	struct config cfg;
+	struct agent_error err;
+	char text[256];
+	int idx;
+
+	(void)state;
+	unsetenv("SECRET_AGENT_CONFIG");
+	config_init(&cfg);
+	assert_null(cfg.status_listen);
+	assert_null(cfg.ready_file);
+	assert_int_equal(cfg.warn_days, 30);
+	config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(good_listen) / sizeof(good_listen[0]); i++) {
+		snprintf(text, sizeof(text), "[agent]\nstatus_listen = %s\n", good_listen[i]);
+		load_ok(&cfg, text);
+		assert_string_equal(cfg.status_listen, good_listen[i]);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad_listen) / sizeof(bad_listen[0]); i++) {
+		snprintf(text, sizeof(text), "[agent]\nstatus_listen = %s\n", bad_listen[i]);
+		load_fails(text, 2, "invalid status_listen");
+		expect_usage_error((const char *[]){"run", "--status-listen", bad_listen[i], NULL},
+				   false, "--status-listen: invalid status_listen");
+	}
+
+	load_ok(&cfg, "[agent]\nready_file = /run/app/ready\nwarn_days = 7\n");
+	assert_string_equal(cfg.ready_file, "/run/app/ready");
+	assert_int_equal(cfg.warn_days, 7);
+	config_free(&cfg);
+	load_ok(&cfg, "[agent]\nwarn_days = 0\n");
+	assert_int_equal(cfg.warn_days, 0);
+	config_free(&cfg);
+	load_fails("[agent]\nready_file = run/ready\n", 2, "'ready_file' needs an absolute path");
+	load_fails("[agent]\nready_file = /run/\n", 2, "'ready_file' must name a file");
+	load_fails("[agent]\nready_file =\n", 2, "'ready_file' needs an absolute path");
+	load_fails("[agent]\nwarn_days = 7\nwarn_days = 8\n", 3, "duplicate key 'warn_days'");
+	load_fails("[agent]\nwarn_days = -1\n", 2, "invalid value '-1' for 'warn_days'");
+	load_fails("[agent]\nwarn_days = 30d\n", 2, "invalid value '30d'");
+	load_fails("[agent]\nwarn_days = 36501\n", 2, "0 to 36500");
+	load_fails("[agent]\nwarn_days = 99999999999999999999\n", 2, "invalid value");
+	expect_usage_error((const char *[]){"run", "--warn-days", "x", NULL}, false,
+			   "--warn-days: invalid value 'x' for 'warn_days'");
+	expect_usage_error((const char *[]){"run", "--ready-file", "rel", NULL}, false,
+			   "--ready-file: 'ready_file' needs an absolute path");
+
+	/* Flags over the file. */
+	write_ini("[agent]\nstatus_listen = 127.0.0.1:1\nwarn_days = 3\n");
+	assert_int_equal(parse(&cfg, &err, &idx, false,
+			       (const char *[]){"run", "--config", ini_path, "--status-listen",
+						"[::1]:9090", "--ready-file", "/r", NULL}),
+			 0);
+	assert_string_equal(cfg.status_listen, "[::1]:9090");
+	assert_string_equal(cfg.ready_file, "/r");
+	assert_int_equal(cfg.warn_days, 3);
+	config_free(&cfg);
+}
+
+static char *plan_of(const char *text)
+{
+	struct config cfg;
+	struct agent_error err = {0};
+	char *out_text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	load_ok(&cfg, text);
+	if (config_finish(&cfg, &err) < 0)
+		fail_msg("config_finish: %s", err.msg);
+	out = open_memstream(&out_text, &len);
+	assert_non_null(out);
+	config_print_plan(&cfg, out);
+	fclose(out);
+	config_free(&cfg);
+	return out_text;
+}
+
+/* The new keys show in the plan only when set, so plans without them are as they were. */
+static void test_operability_keys_in_plan(void **state)
+{
+	char *plan;
+
+	(void)state;
+	plan =
+	    plan_of("[agent]\nwarn_days = 30\n[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\n");
+	assert_null(strstr(plan, "status_listen"));
+	assert_null(strstr(plan, "ready_file"));
+	assert_null(strstr(plan, "warn_days"));
+	assert_null(strstr(plan, "omit_expired"));
+	free(plan);
+	plan = plan_of("[agent]\nstatus_listen = [::1]:9090\nready_file = /run/ready\n"
+		       "warn_days = 0\n[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\n"
+		       "omit_expired = yes\n");
+	assert_non_null(strstr(plan, "  log_level: info\n  status_listen: [::1]:9090\n"
+				     "  ready_file: /run/ready\n  warn_days: 0\npreflight:\n"));
+	assert_non_null(strstr(plan, "  owner: uid 0 gid 0\n  omit_expired: yes\n"));
+	free(plan);
+}
+
+/* omit_expired = yes only on an x509 bundle; elsewhere a config error naming the secret. */
+static void test_omit_expired(void **state)
+{
+	struct config cfg;
+	struct agent_error err = {0};
+
+	(void)state;
+	load_ok(&cfg, "[secret \"ca\"]\nfrom = file:/ca.pem\ntype = x509\nomit_expired = yes\n"
+		      "[secret \"c\"]\nfrom = file:/c.pem\ntype = tls-cert\nomit_expired = no\n");
+	assert_int_equal(config_finish(&cfg, &err), 0);
+	assert_true(cfg.secrets[0].omit_expired);
+	assert_false(cfg.secrets[1].omit_expired);
+	config_free(&cfg);
+	finish_fails("[secret \"c\"]\nfrom = file:/c.pem\ntype = tls-cert\nomit_expired = yes\n",
+		     EXIT_CONFIG, "secret 'c': 'omit_expired' applies to type x509 only");
+	finish_fails("[secret \"o\"]\nfrom = env:O\nomit_expired = yes\n", EXIT_CONFIG,
+		     "'omit_expired' applies to type x509 only");
+	load_fails("[secret \"ca\"]\nfrom = file:/ca.pem\nomit_expired = maybe\n", 3,
+		   "invalid value 'maybe' for 'omit_expired'");
+	finish_usage_fails((const char *[]){"run", "--secret",
+					    "name=c,from=file:/c,type=tls-cert,omit_expired=yes",
+					    NULL},
+			   "applies to type x509 only");
+}
+
+/* A NUL byte anywhere in the file is refused, naming its line: it would cut the value short
+ * ("to = /x/a.pem\0/../../etc" was read as /x/a.pem). */
+static void test_nul_byte_is_refused(void **state)
+{
+	static const char text[] = "[secret \"k\"]\nfrom = env:K\nto = /x/a.pem\0/../../etc\n";
+	static const char comment[] = "[agent]\n; a comment \0 with a NUL\n";
+	struct config cfg;
+	struct agent_error err = {0};
+	char where[PATH_MAX + 16];
+	FILE *f;
+
+	(void)state;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *bytes = pass ? comment : text;
+		size_t len = pass ? sizeof(comment) - 1 : sizeof(text) - 1;
+		int line = pass ? 2 : 3;
+
+		f = fopen(ini_path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(bytes, 1, len, f), len);
+		assert_int_equal(fclose(f), 0);
+		config_init(&cfg);
+		assert_true(config_load_file(&cfg, ini_path, &err) < 0);
+		assert_int_equal(agent_exit_code(err.failure), EXIT_CONFIG);
+		snprintf(where, sizeof(where), "%s:%d: ", ini_path, line);
+		if (strncmp(err.msg, where, strlen(where)) != 0 || !strstr(err.msg, "NUL byte"))
+			fail_msg("expected '%s...NUL byte', got '%s'", where, err.msg);
+		config_free(&cfg);
+	}
+}
+
+/* ${VAR} expands in a [dir "..."] section name as in values. */
+static void test_dir_section_name_is_expanded(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	setenv("CFGT_APP_HOME", "/srv/app", 1);
+	unsetenv("CFGT_UNSET");
+	load_ok(&cfg, "[dir \"${CFGT_APP_HOME}/logs\"]\nmode = 0750\n"
+		      "[dir \"${CFGT_UNSET:-/var}/cache\"]\n");
+	assert_int_equal(cfg.ndirs, 2);
+	assert_string_equal(cfg.dirs[0].path, "/srv/app/logs");
+	assert_int_equal(cfg.dirs[0].mode, 0750);
+	assert_string_equal(cfg.dirs[1].path, "/var/cache");
+	config_free(&cfg);
+	load_fails("[dir \"/srv/app/logs\"]\n[dir \"${CFGT_APP_HOME}/logs\"]\n", 2,
+		   "duplicate [dir \"/srv/app/logs\"]");
+	load_fails("[agent]\n[dir \"${CFGT_UNSET}/logs\"]\n", 2,
+		   "environment variable CFGT_UNSET is not set");
+	load_fails("[dir \"${CFGT_APP_HOME\"]\n", 1, "unterminated");
+}
+
+/* Two secrets writing the same file, however the path is spelled, are refused naming both. */
+static void test_same_target_file_is_refused(void **state)
+{
+	char text[3 * PATH_MAX], real[PATH_MAX], dirlink[PATH_MAX], file[PATH_MAX];
+
+	(void)state;
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = /x/./k.pem\n",
+		     EXIT_CONFIG, "secret 'b' writes to /x/./k.pem, the same file as secret 'a'");
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x//y/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = /x/y/./k.pem\n",
+		     EXIT_CONFIG, "the same file as secret 'a' (/x//y/k.pem)");
+	finish_fails("[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+		     "[secret \"b\"]\nfrom = env:B\nto = //x/k.pem\n",
+		     EXIT_CONFIG, "secret 'b' writes to //x/k.pem, the same file as secret 'a'");
+
+	/* Through a directory symlink: the same directory by device and inode. */
+	snprintf(real, sizeof(real), "%s/real", tmpdir);
+	snprintf(dirlink, sizeof(dirlink), "%s/link", tmpdir);
+	snprintf(file, sizeof(file), "%s/real/k.pem", tmpdir);
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink(real, dirlink), 0);
+	snprintf(text, sizeof(text),
+		 "[secret \"a\"]\nfrom = env:A\nto = %s/k.pem\n"
+		 "[secret \"b\"]\nfrom = env:B\nto = %s/k.pem\n",
+		 real, dirlink);
+	finish_fails(text, EXIT_CONFIG, "the same file as secret 'a'");
+	/* And once the file exists (a hard link is another name of the same file). */
+	{
+		char hard[PATH_MAX];
+		FILE *f = fopen(file, "w");
+
+		assert_non_null(f);
+		fclose(f);
+		snprintf(hard, sizeof(hard), "%s/hard.pem", tmpdir);
+		assert_int_equal(link(file, hard), 0);
+		snprintf(text, sizeof(text),
+			 "[secret \"a\"]\nfrom = env:A\nto = %s\n"
+			 "[secret \"b\"]\nfrom = env:B\nto = %s\n",
+			 file, hard);
+		finish_fails(text, EXIT_CONFIG, "the same file as secret 'a'");
+		unlink(hard);
+	}
+	unlink(file);
+	unlink(dirlink);
+	rmdir(real);
+
+	/* Different files pass. */
+	{
+		struct config cfg;
+		struct agent_error err = {0};
+
+		load_ok(&cfg, "[secret \"a\"]\nfrom = env:A\nto = /x/k.pem\n"
+			      "[secret \"b\"]\nfrom = env:B\nto = /x/k.pem.bak\n"
+			      "[secret \"c\"]\nfrom = env:C\nto = /x/y/k.pem\n");
+		assert_int_equal(config_finish(&cfg, &err), 0);
+		config_free(&cfg);
+	}
+	/* --secret: a usage error, both named. */
+	finish_usage_fails((const char *[]){"run", "--secret", "name=a,from=env:A,to=/t/k",
+					    "--secret", "name=b,from=env:B,to=/t/./k", NULL},
+			   "secret 'b' writes to /t/./k, the same file as secret 'a'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +1020,16 @@ int main(void)
 	    cmocka_unit_test(test_finish_checks),
 	    cmocka_unit_test(test_finish_defaults),
 	    cmocka_unit_test(test_plan_never_holds_values),
+	    cmocka_unit_test(test_every_default_parses),
+	    cmocka_unit_test(test_flag_and_file_share_the_key),
+	    cmocka_unit_test(test_secret_flag_error_names_the_secret),
+	    cmocka_unit_test(test_unknown_key_with_unset_variable),
+	    cmocka_unit_test(test_operability_keys),
+	    cmocka_unit_test(test_operability_keys_in_plan),
+	    cmocka_unit_test(test_omit_expired),
+	    cmocka_unit_test(test_nul_byte_is_refused),
+	    cmocka_unit_test(test_dir_section_name_is_expanded),
+	    cmocka_unit_test(test_same_target_file_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);

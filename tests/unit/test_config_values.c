@@ -9,7 +9,11 @@
 /* clang-format on */
 
 #include "config/config.h"
-#include "config/internal.h"
+#include "config/expand.h"
+#include "config/keys.h"
+#include "config/strlist.h"
+#include "config/targets.h"
+#include "config/values.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -138,54 +142,61 @@ static void test_bools(void **state)
 	assert_int_equal(config_parse_bool("", &b), -EINVAL);
 }
 
+/* Sets on_change through its row of the key table, as the file and the flag do. */
+static int set_on_change(struct config *cfg, const char *value, struct agent_error *err)
+{
+	return config_key_set(config_key_find(CONFIG_AGENT, "on_change"), cfg, &cfg->given, value,
+			      err);
+}
+
 static void test_on_change(void **state)
 {
 	struct config cfg;
-	char msg[256];
+	struct agent_error err;
 
 	(void)state;
 	config_init(&cfg);
 	assert_int_equal(cfg.on_change, ON_CHANGE_SIGNAL);
 	assert_int_equal(cfg.on_change_signal, SIGHUP);
-	assert_int_equal(config_parse_on_change(&cfg, "signal:USR2", msg, sizeof(msg)), 0);
+	assert_int_equal(set_on_change(&cfg, "signal:USR2", &err), 0);
 	assert_int_equal(cfg.on_change, ON_CHANGE_SIGNAL);
 	assert_int_equal(cfg.on_change_signal, SIGUSR2);
-	assert_int_equal(
-	    config_parse_on_change(&cfg, "exec:/usr/local/bin/reload", msg, sizeof(msg)), 0);
+	assert_int_equal(set_on_change(&cfg, "exec:/usr/local/bin/reload", &err), 0);
 	assert_int_equal(cfg.on_change, ON_CHANGE_EXEC);
 	assert_string_equal(cfg.on_change_exec, "/usr/local/bin/reload");
-	assert_int_equal(config_parse_on_change(&cfg, "restart", msg, sizeof(msg)), 0);
+	assert_int_equal(set_on_change(&cfg, "restart", &err), 0);
 	assert_int_equal(cfg.on_change, ON_CHANGE_RESTART);
 	assert_null(cfg.on_change_exec);
-	assert_int_equal(config_parse_on_change(&cfg, "none", msg, sizeof(msg)), 0);
+	assert_int_equal(set_on_change(&cfg, "none", &err), 0);
 	assert_int_equal(cfg.on_change, ON_CHANGE_NONE);
-	assert_int_equal(config_parse_on_change(&cfg, "exec:reload.sh", msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "absolute"));
-	assert_int_equal(config_parse_on_change(&cfg, "signal:NOPE", msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "NOPE"));
-	assert_int_equal(config_parse_on_change(&cfg, "reload", msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "'reload'"));
+	assert_int_equal(set_on_change(&cfg, "exec:reload.sh", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "absolute"));
+	assert_int_equal(set_on_change(&cfg, "signal:NOPE", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "NOPE"));
+	assert_int_equal(set_on_change(&cfg, "reload", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "'reload'"));
 	config_free(&cfg);
 }
 
 static void expect_expansion(const char *in, const char *want)
 {
-	char msg[256] = "";
+	struct agent_error err;
 	char *out = NULL;
 
-	assert_int_equal(config_expand(in, &out, msg, sizeof(msg)), 0);
+	assert_int_equal(config_expand(in, &out, &err), 0);
 	assert_string_equal(out, want);
 	free(out);
 }
 
 static void expect_expansion_error(const char *in, const char *needle)
 {
-	char msg[256] = "";
+	struct agent_error err = {0};
 	char *out = NULL;
 
-	assert_int_equal(config_expand(in, &out, msg, sizeof(msg)), -EINVAL);
+	assert_true(config_expand(in, &out, &err) < 0);
 	assert_null(out);
-	assert_non_null(strstr(msg, needle));
+	assert_int_equal(err.failure, AGENT_FAIL_CONFIG);
+	assert_non_null(strstr(err.msg, needle));
 }
 
 static void test_expansion(void **state)
@@ -251,9 +262,38 @@ static void test_secret_names(void **state)
 	assert_false(config_secret_name_ok("quote\"d"));
 }
 
+static void expect_normalized(const char *in, const char *want)
+{
+	char out[64];
+
+	assert_int_equal(config_normalize_path(in, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+static void test_normalize_path(void **state)
+{
+	char small[8];
+
+	(void)state;
+	expect_normalized("/x/k.pem", "/x/k.pem");
+	expect_normalized("/x/./k.pem", "/x/k.pem");
+	expect_normalized("//x///k.pem", "/x/k.pem");
+	expect_normalized("/x/a/../k.pem", "/x/k.pem");
+	expect_normalized("/../../x", "/x");
+	expect_normalized("/x/..", "/");
+	expect_normalized("/", "/");
+	expect_normalized("/x/.hidden/..k", "/x/.hidden/..k");
+	assert_int_equal(config_normalize_path("/abcdefgh", small, sizeof(small)), -ENAMETOOLONG);
+	assert_true(config_same_target("/nonexistent-cfgt/a/../k", "/nonexistent-cfgt/./k"));
+	assert_false(config_same_target("/nonexistent-cfgt/k", "/nonexistent-cfgt/k2"));
+	/* "/" and "/." are the same existing directory, and k the same name in it. */
+	assert_true(config_same_target("/nonexistent-cfgt-k", "/./nonexistent-cfgt-k"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_normalize_path),
 	    cmocka_unit_test(test_durations),	 cmocka_unit_test(test_duration_format_round_trips),
 	    cmocka_unit_test(test_modes),	 cmocka_unit_test(test_signals),
 	    cmocka_unit_test(test_bools),	 cmocka_unit_test(test_on_change),
