@@ -1,4 +1,4 @@
-"""check-config: the design §4 example passes and prints its plan; flags and
+"""check-config: the docs/design.md §4 example passes and prints its plan; flags and
 SECRET_AGENT_CONFIG; nothing is written and no source is read."""
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
 
-# design.md §4, verbatim.
+# The example config of docs/design.md §4.
 DESIGN_EXAMPLE = """\
 [agent]
 user = aiservice            ; name or numeric uid; group defaults to the user's primary group

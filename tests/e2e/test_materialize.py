@@ -67,7 +67,7 @@ group = 4
         token = os.path.join(self.out, "token")
         self.assertEqual(read(token), b"opaque token\r\n  kept exactly\n")
         self.assertEqual(facts(token), (1000, 4, 0o440))
-        # Directories created on the way get the secret's owner and 0700 (design §13).
+        # Directories created on the way get the secret's owner and 0700 (docs/design.md §13).
         self.assertEqual(facts(os.path.join(self.out, "keys")), (1001, 1001, 0o700))
         self.assertEqual(facts(os.path.join(self.out, "certs")), (1000, 1000, 0o700))
         # No temp file left behind.

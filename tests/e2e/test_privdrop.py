@@ -1,7 +1,7 @@
-"""Privilege drop (design §8, §13): the child of `run --user` has the user's ids and groups,
-no capability in any set, NoNewPrivs 1, cannot setuid(0), gains nothing from a setuid-root
-binary or from capabilities the agent inherited (capsh --inh / --addamb); an injected failure
-of any id change, or a faked success, never lets the child run (exit 77)."""
+"""Privilege drop (docs/design.md §8, §13): the child of `run --user` has the user's ids
+and groups, no capability in any set, NoNewPrivs 1, cannot setuid(0), gains nothing from a
+setuid-root binary or from capabilities the agent inherited (capsh --inh / --addamb); an
+injected failure of any id change, or a faked success, never lets the child run (exit 77)."""
 import os
 import shutil
 import stat

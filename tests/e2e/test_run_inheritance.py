@@ -1,5 +1,5 @@
-"""What the child inherits (design §13 "Child inheritance"): the agent's inherited signal mask
-and ignored signals (not the agent's own all-blocked mask), fds 0-2 only, systemd socket
+"""What the child inherits (docs/design.md §13 "Child inheritance"): the agent's inherited
+signal mask and ignored signals (not the agent's own all-blocked mask), fds 0-2 only, systemd socket
 activation fds passed on with LISTEN_PID rewritten (also LISTEN_* addressed elsewhere
 removed), its own session, the umask the agent was started with."""
 import os

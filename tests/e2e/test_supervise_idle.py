@@ -1,5 +1,5 @@
 """While the service runs and nothing happens, the agent sleeps in one epoll_wait: no timer
-ticks, no polling (design §9 "no wakeups while idle"). Measured as the agent's voluntary
+ticks, no polling (docs/design.md §9 "no wakeups while idle"). Measured as the agent's voluntary
 context switches over an idle stretch, which must not change at all."""
 import time
 

@@ -1,5 +1,5 @@
-"""PID 1 duties (design §9): orphans left by the service are reaped (no zombie stays), as PID 1
-of a PID namespace and as a child subreaper; when the main child exits, what it left behind
+"""PID 1 duties (docs/design.md §9): orphans left by the service are reaped (no zombie stays),
+as PID 1 of a PID namespace and as a child subreaper; when the main child exits, what it left behind
 gets SIGTERM, then SIGKILL after the grace period, and the agent exits with the main child's
 code."""
 import os

@@ -1,4 +1,4 @@
-"""on_change = restart (design §13 "Rotation"): a changed source makes the supervisor stop
+"""on_change = restart (docs/design.md §13 "Rotation"): a changed source makes the supervisor stop
 the child (SIGTERM, grace, SIGKILL) and start a new one with the same dropped privileges;
 the agent keeps running and still exits with the new child's status."""
 import os

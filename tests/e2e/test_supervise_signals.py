@@ -1,5 +1,5 @@
-"""Signal forwarding (design §9): every catchable signal the agent receives reaches the child,
-including SIGTSTP/SIGTTIN/SIGTTOU (the agent never stops itself) and the signals that are
+"""Signal forwarding (docs/design.md §9): every catchable signal the agent receives reaches the
+child, including SIGTSTP/SIGTTIN/SIGTTOU (the agent never stops itself) and the signals that are
 normally synchronous (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS) when sent with kill(2). Both as a
 subreaper and as PID 1 of a PID namespace (where an init without handlers would drop them)."""
 import os
