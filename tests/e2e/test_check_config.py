@@ -129,7 +129,7 @@ class CheckConfigTest(satest.TempDirTestCase):
             self.assertIn(line + "\n", out)
         # Never a byte of the key; the plan shows the domain and key id as present only.
         both = r.stdout + r.stderr
-        self.assertNotIn(satest.pem_body(key)[:40], both)
+        satest.assert_no_secret_bytes(self, both, [key])
         self.assertNotIn(b"cybermesh.ai.signing.v1", both)
         self.assertNotIn(b"0123456789abcdef0123", both)
         # check-config never reads the source: it passes with the variable unset too.
