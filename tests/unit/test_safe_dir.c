@@ -347,7 +347,6 @@ int main(void)
 	    cmocka_unit_test(planted_dir_in_sticky_dir_refused),
 	    cmocka_unit_test(other_errors),
 	};
-	int r;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_safe_dir: skipped, needs root to create directories and "
@@ -355,10 +354,5 @@ int main(void)
 		return 77;
 	}
 	umask(077);
-	if (ut_tmpdir_make(tmpdir, sizeof(tmpdir), "sfs-test-safedir") < 0)
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	if (ut_tmpdir_remove(tmpdir) < 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return r;
+	return ut_run_group_in_tmpdir(tests, tmpdir, "sfs-test-safedir");
 }

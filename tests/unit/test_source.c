@@ -400,16 +400,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(stdin_grows),
 	    cmocka_unit_test(stdin_over_limit),
 	};
-	int r;
 
 	if (argc == 5 && strcmp(argv[1], "--env-probe") == 0)
 		return env_probe(argv);
 	if (sfs_init(NULL) < 0)
 		return 1;
-	if (ut_tmpdir_make(tmpdir, sizeof(tmpdir), "sfs-test-source") < 0)
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	if (ut_tmpdir_remove(tmpdir) < 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return r;
+	return ut_run_group_in_tmpdir(tests, tmpdir, "sfs-test-source");
 }

@@ -53,6 +53,22 @@ int ut_tmpdir_remove(const char *dir)
 	return remove_error;
 }
 
+int ut_run_group_in_tmpdir_(const char *group_name, const struct CMUnitTest *tests, size_t n,
+			    char *dir, size_t size, const char *prefix)
+{
+	int r = ut_tmpdir_make(dir, size, prefix);
+
+	if (r < 0) {
+		fprintf(stderr, "cannot make a temporary directory /tmp/%s.*: %s\n", prefix,
+			strerror(-r));
+		return 1;
+	}
+	r = _cmocka_run_group_tests(group_name, tests, n, NULL, NULL);
+	if (ut_tmpdir_remove(dir) < 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return r;
+}
+
 char *ut_path(char *buf, const char *dir, const char *rel)
 {
 	int n = snprintf(buf, PATH_MAX, "%s/%s", dir, rel);

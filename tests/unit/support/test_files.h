@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct CMUnitTest;
+
 /* Creates a fresh directory "/tmp/PREFIX.XXXXXX" (mode 0700) and stores its path in `buf`.
  * Returns 0, or a negative errno with `buf` left as it was. */
 int ut_tmpdir_make(char *buf, size_t size, const char *prefix);
@@ -21,6 +23,15 @@ int ut_tmpdir_make(char *buf, size_t size, const char *prefix);
  * into another mounted filesystem. Returns 0 or the first negative errno met (the removal
  * still goes on with the rest). */
 int ut_tmpdir_remove(const char *dir);
+
+/* Runs the cmocka group `tests` (an array) with `dir` (a char array) holding a fresh
+ * temporary directory "/tmp/PREFIX.XXXXXX", removed with everything below it afterwards.
+ * Returns cmocka's result, or 1 when the directory cannot be made. */
+#define ut_run_group_in_tmpdir(tests, dir, prefix)                                                 \
+	ut_run_group_in_tmpdir_(#tests, tests, sizeof(tests) / sizeof((tests)[0]), dir,            \
+				sizeof(dir), prefix)
+int ut_run_group_in_tmpdir_(const char *group_name, const struct CMUnitTest *tests, size_t n,
+			    char *dir, size_t size, const char *prefix);
 
 /* "DIR/REL" into `buf`, which holds PATH_MAX bytes; returns `buf`. Fails the test when the
  * path does not fit. */
