@@ -1,4 +1,4 @@
-"""check-config: the design §4 example passes and prints its plan; flags and
+"""check-config: the docs/design.md §4 example passes and prints its plan; flags and
 SECRET_AGENT_CONFIG; nothing is written and no source is read."""
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
 
-# design.md §4, verbatim.
+# The example config of docs/design.md §4.
 DESIGN_EXAMPLE = """\
 [agent]
 user = aiservice            ; name or numeric uid; group defaults to the user's primary group
@@ -129,7 +129,7 @@ class CheckConfigTest(satest.TempDirTestCase):
             self.assertIn(line + "\n", out)
         # Never a byte of the key; the plan shows the domain and key id as present only.
         both = r.stdout + r.stderr
-        self.assertNotIn(satest.pem_body(key)[:40], both)
+        satest.assert_no_secret_bytes(self, both, [key])
         self.assertNotIn(b"cybermesh.ai.signing.v1", both)
         self.assertNotIn(b"0123456789abcdef0123", both)
         # check-config never reads the source: it passes with the variable unset too.

@@ -122,7 +122,6 @@ class ConfigErrorsTest(satest.TempDirTestCase):
 
     def test_secret_value_never_printed(self):
         key = satest.gen_ed25519_pem()
-        body = satest.pem_body(key)
         for text in ['[secret "k"]\nfrom = env:KEY\ntype = ed25519\nmode = 0999\n',
                      '[secret "k"]\nfrom = env:KEY\ntype = ed25519\nowner = nobody_x\n']:
             path = os.path.join(self.tmp, "agent.ini")
@@ -131,8 +130,7 @@ class ConfigErrorsTest(satest.TempDirTestCase):
             r = satest.run_agent(["check-config", "--config", path],
                                  extra_env={"KEY": key.decode()})
             self.assertEqual(r.returncode, 78)
-            for chunk in (body[:32], body[-32:]):
-                self.assertNotIn(chunk, r.stdout + r.stderr)
+            satest.assert_no_secret_bytes(self, r.stdout + r.stderr, [key])
 
 
 if __name__ == "__main__":

@@ -5,14 +5,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
-from mattest_util import (BASE_ENV, ed25519_fingerprint, facts, field, gen_ca_cert,  # noqa: E402
-                          k8s_secret_volume, lines_with, listing, read, run, secret_free,
-                          write_config)
+from satest import (BASE_ENV, assert_no_secret_bytes, ed25519_fingerprint, facts,  # noqa: E402
+                    field, gen_ca_cert, k8s_secret_volume, lines_with, listing, read,
+                    run_timed, write_config)
 
 
 class MaterializeTest(satest.TempDirTestCase):
@@ -25,9 +23,9 @@ class MaterializeTest(satest.TempDirTestCase):
     def materialize(self, cfg_text, env=None, **kw):
         cfg = write_config(os.path.join(self.tmp, "agent.ini"), cfg_text.replace("@OUT@",
                                                                                  self.out))
-        r, _ = run(["materialize", "--config", cfg], env=env, **kw)
+        r, _ = run_timed(["materialize", "--config", cfg], env=env, **kw)
         # Whatever happened, no byte of a secret reaches the output.
-        secret_free(self, r.stdout + r.stderr, [self.key])
+        assert_no_secret_bytes(self, r.stdout + r.stderr, [self.key])
         return r
 
     def three_secrets(self):
@@ -67,7 +65,7 @@ group = 4
         token = os.path.join(self.out, "token")
         self.assertEqual(read(token), b"opaque token\r\n  kept exactly\n")
         self.assertEqual(facts(token), (1000, 4, 0o440))
-        # Directories created on the way get the secret's owner and 0700 (design §13).
+        # Directories created on the way get the secret's owner and 0700 (docs/design.md §13).
         self.assertEqual(facts(os.path.join(self.out, "keys")), (1001, 1001, 0o700))
         self.assertEqual(facts(os.path.join(self.out, "certs")), (1000, 1000, 0o700))
         # No temp file left behind.
@@ -121,7 +119,7 @@ owner = 1000
         rsa = satest.openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
         r = self.materialize(cfg, env={"SIGNING_KEY": self.key.decode(),
                                        "SECOND_KEY": rsa.decode()})
-        secret_free(self, r.stdout + r.stderr, [rsa])
+        assert_no_secret_bytes(self, r.stdout + r.stderr, [rsa])
         self.assertEqual(r.returncode, 65, r.stderr)
         self.assertFalse(os.path.exists(self.out), listing(self.tmp))
         bad = lines_with(r.stderr, "event=invalid_secret")
@@ -326,7 +324,7 @@ to = %s/token
         environ, rc, err = self.environ_while_blocked(p, fifo)
         self.assertEqual(rc, 0, err)
         self.assertIn(b"UNRELATED=visible-marker", environ)  # we really read its environ
-        secret_free(self, environ, [self.key])
+        assert_no_secret_bytes(self, environ, [self.key])
         self.assertNotIn(b"SIGNING_KEY=-----BEGIN", environ)
         self.assertEqual(read(os.path.join(self.out, "key.pem")), self.key)
         self.assertEqual(read(os.path.join(self.out, "token")), b"fifo token")
@@ -355,7 +353,7 @@ from = file:%s
 to = %s/theirs
 owner = 0
 """ % (src, out, src, out))
-        r, _ = run(["materialize", "--config", cfg], user=65534, group=65534)
+        r, _ = run_timed(["materialize", "--config", cfg], user=65534, group=65534)
         self.assertEqual(r.returncode, 77, r.stderr)
         self.assertEqual(os.listdir(out), [])
         self.assertEqual(len(lines_with(r.stderr, "secret=theirs")), 1, r.stderr)
@@ -366,7 +364,7 @@ from = file:%s
 to = %s/mine
 mode = 0440
 """ % (src, out))
-        r, _ = run(["materialize", "--config", cfg], user=65534, group=65534)
+        r, _ = run_timed(["materialize", "--config", cfg], user=65534, group=65534)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(facts(os.path.join(out, "mine")), (65534, 65534, 0o440))
 
@@ -392,7 +390,7 @@ type = tls-key
 cert = tls_cert
 """
         r = self.materialize(cfg % (crt, other_key))
-        secret_free(self, r.stdout + r.stderr, [read(other_key), read(key)])
+        assert_no_secret_bytes(self, r.stdout + r.stderr, [read(other_key), read(key)])
         self.assertEqual(r.returncode, 65, r.stderr)
         bad = lines_with(r.stderr, "event=invalid_secret")
         self.assertEqual(len(bad), 1, r.stderr)

@@ -4,13 +4,11 @@ here (closed, late, Kafka lists with scheme prefixes and IPv6)."""
 import os
 import socket
 import sys
-import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
-from mattest_util import (Listener, field, ipv6_loopback_available, lines_with,  # noqa: E402
-                          listing, run, secret_free, write_config)
+from satest import (Listener, assert_no_secret_bytes, field, ipv6_loopback_available,  # noqa: E402
+                    lines_with, listing, run_timed, write_config)
 
 AI_VARS = ["NODE_ID", "ENVIRONMENT", "KAFKA_BOOTSTRAP_SERVERS", "REDIS_HOST", "REDIS_PORT",
            "ED25519_SIGNING_KEY_ID", "ED25519_DOMAIN_SEPARATION"]
@@ -34,7 +32,7 @@ class PreflightTest(satest.TempDirTestCase):
         return l
 
     def materialize(self, *args, env=None, **kw):
-        return run(["materialize"] + list(args), env=env, **kw)
+        return run_timed(["materialize"] + list(args), env=env, **kw)
 
     def test_missing_env_vars_all_named_at_once(self):
         key = satest.gen_ed25519_pem()
@@ -59,7 +57,7 @@ type = ed25519
         self.assertEqual(len(lines_with(r.stderr, "level=error")), 2, r.stderr)
         # The preflight runs before any source is read: nothing written, nothing leaked.
         self.assertFalse(os.path.exists(self.out))
-        secret_free(self, r.stderr + r.stdout, [key])
+        assert_no_secret_bytes(self, r.stderr + r.stdout, [key])
 
     def test_missing_model_dir(self):
         models = os.path.join(self.tmp, "app", "data", "models")

@@ -1,13 +1,11 @@
-"""Privilege drop (design §8, §13): the child of `run --user` has the user's ids and groups,
-no capability in any set, NoNewPrivs 1, cannot setuid(0), gains nothing from a setuid-root
-binary or from capabilities the agent inherited (capsh --inh / --addamb); an injected failure
-of any id change, or a faked success, never lets the child run (exit 77)."""
+"""Privilege drop (docs/design.md §8, §13): the child of `run --user` has the user's ids
+and groups, no capability in any set, NoNewPrivs 1, cannot setuid(0), gains nothing from a
+setuid-root binary or from capabilities the agent inherited (capsh --inh / --addamb); an
+injected failure of any id change, or a faked success, never lets the child run (exit 77)."""
 import os
 import shutil
-import stat
 import subprocess
 
-import runtest_util as rt
 import satest
 
 NOBODY = 65534
@@ -34,9 +32,9 @@ class PrivDrop(satest.TempDirTestCase):
         return os.path.join(d, "child-ran")
 
     def report(self, agent_args, pid1=False, child=None, **kw):
-        r = rt.run(agent_args, child or [rt.PROBE, "report"], pid1=pid1, **kw)
+        r = satest.run(agent_args, child or [satest.PROBE, "report"], pid1=pid1, **kw)
         self.assertEqual(r.returncode, 0, r.stderr)
-        return rt.parse_report(r.stdout), r
+        return satest.parse_report(r.stdout), r
 
     def assert_no_privileges(self, got, uid, gid):
         self.assertEqual(ids(got["status.Uid"][0]), [uid] * 4)
@@ -76,37 +74,37 @@ class PrivDrop(satest.TempDirTestCase):
         self.assertEqual(ids(got["status.Groups"][0]), [NOBODY])
 
     def test_agent_itself_runs_dropped(self):
-        p = rt.start(["--user", "nobody"], [rt.PROBE, "sleep"])
+        p = satest.start(["--user", "nobody"], [satest.PROBE, "sleep"])
         try:
-            self.assertEqual(rt.read_line(p), "ready")
-            self.assertEqual(ids(rt.status_field(p.pid, "Uid")), [NOBODY] * 4)
+            self.assertEqual(satest.read_line(p), "ready")
+            self.assertEqual(ids(satest.proc_status(p.pid, "Uid")), [NOBODY] * 4)
             for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-                self.assertEqual(rt.status_field(p.pid, key), ZERO_CAPS, key)
-            self.assertEqual(rt.status_field(p.pid, "NoNewPrivs"), "1")
+                self.assertEqual(satest.proc_status(p.pid, key), ZERO_CAPS, key)
+            self.assertEqual(satest.proc_status(p.pid, "NoNewPrivs"), "1")
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_privileged_watcher_keeps_three_caps_in_the_agent_only(self):
-        p = rt.start(["--user", "nobody", "--privileged-watcher"], [rt.PROBE, "sleep"])
+        p = satest.start(["--user", "nobody", "--privileged-watcher"], [satest.PROBE, "sleep"])
         try:
-            self.assertEqual(rt.read_line(p), "ready")
+            self.assertEqual(satest.read_line(p), "ready")
             # CAP_CHOWN (0), CAP_DAC_READ_SEARCH (2), CAP_FOWNER (3).
-            self.assertEqual(rt.status_field(p.pid, "CapEff"), "000000000000000d")
-            self.assertEqual(rt.status_field(p.pid, "CapPrm"), "000000000000000d")
+            self.assertEqual(satest.proc_status(p.pid, "CapEff"), "000000000000000d")
+            self.assertEqual(satest.proc_status(p.pid, "CapPrm"), "000000000000000d")
             for key in ("CapInh", "CapBnd", "CapAmb"):
-                self.assertEqual(rt.status_field(p.pid, key), ZERO_CAPS, key)
-            child = rt.children(p.pid)[0]
+                self.assertEqual(satest.proc_status(p.pid, key), ZERO_CAPS, key)
+            child = satest.children(p.pid)[0]
             for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-                self.assertEqual(rt.status_field(child, key), ZERO_CAPS, key)
-            self.assertEqual(rt.status_field(child, "NoNewPrivs"), "1")
+                self.assertEqual(satest.proc_status(child, key), ZERO_CAPS, key)
+            self.assertEqual(satest.proc_status(child, "NoNewPrivs"), "1")
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_setuid_root_binary_gives_nothing(self):
         bindir = os.path.join(self.tmp, "bin")
         os.mkdir(bindir, 0o755)
         suid = os.path.join(bindir, "probe_suid")
-        shutil.copy(rt.PROBE, suid)
+        shutil.copy(satest.PROBE, suid)
         os.chown(suid, 0, 0)
         os.chmod(suid, 0o4755)
         # Precondition: without the agent, the bit does work here (else the test proves
@@ -114,27 +112,27 @@ class PrivDrop(satest.TempDirTestCase):
         plain = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
                                 "--clear-groups", suid, "report"], capture_output=True,
                                text=True)
-        if ids(rt.parse_report(plain.stdout)["uids"][0])[1] != 0:
+        if ids(satest.parse_report(plain.stdout)["uids"][0])[1] != 0:
             self.skipTest("setuid bit has no effect in %s" % bindir)
         got, _ = self.report(["--user", "nobody"], child=[suid, "report"])
         self.assertEqual(ids(got["uids"][0]), [NOBODY] * 3)
         self.assert_no_privileges(got, NOBODY, NOBODY)
 
     def capsh(self, agent_args):
-        inner = " ".join([satest.AGENT, "run"] + agent_args + ["--", rt.PROBE, "report"])
+        inner = " ".join([satest.AGENT, "run"] + agent_args + ["--", satest.PROBE, "report"])
         r = subprocess.run(["capsh", "--inh=cap_net_raw", "--addamb=cap_net_raw", "--",
                             "-c", "exec " + inner], capture_output=True, text=True,
-                           env=dict(rt.BASE_ENV), timeout=60)
+                           env=dict(satest.BASE_ENV), timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        return rt.parse_report(r.stdout)
+        return satest.parse_report(r.stdout)
 
     def test_inherited_capabilities_do_not_reach_the_child(self):
         if not shutil.which("capsh"):
             self.skipTest("capsh not installed")
         plain = subprocess.run(["capsh", "--inh=cap_net_raw", "--addamb=cap_net_raw", "--",
-                                "-c", "exec %s report" % rt.PROBE], capture_output=True,
+                                "-c", "exec %s report" % satest.PROBE], capture_output=True,
                                text=True)
-        before = rt.parse_report(plain.stdout)
+        before = satest.parse_report(plain.stdout)
         self.assertNotEqual(before["status.CapInh"], [ZERO_CAPS])
         self.assertNotEqual(before["status.CapAmb"], [ZERO_CAPS])
         got = self.capsh(["--user", "nobody"])
@@ -150,9 +148,9 @@ class PrivDrop(satest.TempDirTestCase):
             self.skipTest("strace not installed")
         marker = self.marker()
         cmd = (["strace", "-f", "-o", "/dev/null", "-e", "inject=" + inject] +
-               rt.agent_cmd(["--user", "nobody"], ["/bin/sh", "-c", "touch " + marker],
-                            pid1=pid1))
-        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(rt.BASE_ENV),
+               satest.agent_cmd(["--user", "nobody"], ["/bin/sh", "-c", "touch " + marker],
+                                pid1=pid1))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(satest.BASE_ENV),
                            timeout=120)
         self.assertFalse(os.path.exists(marker), "the child ran after a failed drop")
         return r
@@ -161,8 +159,9 @@ class PrivDrop(satest.TempDirTestCase):
         """The control for the injection tests: the marker is writable by the child."""
         marker = self.marker()
         r = subprocess.run(["strace", "-f", "-o", "/dev/null"] +
-                           rt.agent_cmd(["--user", "nobody"], ["/bin/sh", "-c", "touch " + marker]),
-                           capture_output=True, text=True, env=dict(rt.BASE_ENV), timeout=120)
+                           satest.agent_cmd(["--user", "nobody"],
+                                            ["/bin/sh", "-c", "touch " + marker]),
+                           capture_output=True, text=True, env=dict(satest.BASE_ENV), timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(marker))
 
@@ -188,18 +187,18 @@ class PrivDrop(satest.TempDirTestCase):
     def test_secret_env_var_absent_from_the_child(self):
         token = os.urandom(12).hex()
         out = os.path.join(self.tmp, "out")
-        env = dict(rt.BASE_ENV, SA_TEST_TOKEN=token)
-        p = rt.start(["--user", "nobody",
-                      "--secret", "name=tok,from=env:SA_TEST_TOKEN,to=%s/tok" % out],
-                     [rt.PROBE, "report"], env=env)
+        env = dict(satest.BASE_ENV, SA_TEST_TOKEN=token)
+        p = satest.start(["--user", "nobody",
+                          "--secret", "name=tok,from=env:SA_TEST_TOKEN,to=%s/tok" % out],
+                         [satest.PROBE, "report"], env=env)
         try:
-            code, stdout, stderr = rt.finish(p)
+            code, stdout, stderr = satest.finish(p)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
         self.assertEqual(code, 0, stderr)
-        got = rt.parse_report(stdout)
+        got = satest.parse_report(stdout)
         self.assertNotIn("SA_TEST_TOKEN", got["env"])
-        self.assertNotIn(token, stdout + stderr)
+        satest.assert_no_secret_bytes(self, stdout + stderr, [token.encode()])
         with open(os.path.join(out, "tok"), "rb") as f:
             self.assertEqual(f.read().strip(), token.encode())
         st = os.stat(os.path.join(out, "tok"))
@@ -207,18 +206,18 @@ class PrivDrop(satest.TempDirTestCase):
 
     def test_secret_absent_from_agent_environ(self):
         token = os.urandom(12).hex()
-        env = dict(rt.BASE_ENV, SA_TEST_TOKEN=token)
-        p = rt.start(["--user", "nobody", "--secret",
-                      "name=tok,from=env:SA_TEST_TOKEN,to=%s/o/tok" % self.tmp],
-                     [rt.PROBE, "sleep"], env=env)
+        env = dict(satest.BASE_ENV, SA_TEST_TOKEN=token)
+        p = satest.start(["--user", "nobody", "--secret",
+                          "name=tok,from=env:SA_TEST_TOKEN,to=%s/o/tok" % self.tmp],
+                         [satest.PROBE, "sleep"], env=env)
         try:
-            self.assertEqual(rt.read_line(p), "ready")
-            child = rt.children(p.pid)[0]
+            self.assertEqual(satest.read_line(p), "ready")
+            child = satest.children(p.pid)[0]
             for pid in (p.pid, child):
                 with open("/proc/%d/environ" % pid, "rb") as f:
                     self.assertNotIn(token.encode(), f.read())
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_source_unreadable_by_the_user_fails_with_the_fix(self):
         secret_dir = os.path.join(self.tmp, "rootonly")
@@ -230,12 +229,12 @@ class PrivDrop(satest.TempDirTestCase):
         marker = self.marker()
         args = ["--user", "nobody", "--secret",
                 "name=tok,from=file:%s,to=%s/o/tok" % (src, self.tmp)]
-        r = rt.run(args, ["/bin/sh", "-c", "touch " + marker])
+        r = satest.run(args, ["/bin/sh", "-c", "touch " + marker])
         self.assertEqual(r.returncode, 77, r.stderr)
         self.assertIn("not readable by uid %d" % NOBODY, r.stderr)
         self.assertIn("privileged_watcher", r.stderr)
         self.assertFalse(os.path.exists(marker))
-        r = rt.run(args + ["--privileged-watcher"], ["/bin/sh", "-c", "touch " + marker])
+        r = satest.run(args + ["--privileged-watcher"], ["/bin/sh", "-c", "touch " + marker])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(marker))
 
@@ -250,11 +249,11 @@ class NonRoot(satest.TempDirTestCase):
 
     def test_non_root_agent_keeps_its_uid_and_sets_nnp(self):
         cmd = (["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups"] +
-               rt.agent_cmd([], [rt.PROBE, "report"]))
-        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(rt.BASE_ENV),
+               satest.agent_cmd([], [satest.PROBE, "report"]))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(satest.BASE_ENV),
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        got = rt.parse_report(r.stdout)
+        got = satest.parse_report(r.stdout)
         self.assertEqual(ids(got["status.Uid"][0]), [4242] * 4)
         self.assertEqual(got["status.NoNewPrivs"], ["1"])
         for key in ("status.CapInh", "status.CapPrm", "status.CapEff", "status.CapAmb"):
@@ -262,11 +261,11 @@ class NonRoot(satest.TempDirTestCase):
 
     def test_non_root_agent_with_another_user_stays_itself(self):
         cmd = (["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups"] +
-               rt.agent_cmd(["--user", "nobody"], [rt.PROBE, "report"]))
-        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(rt.BASE_ENV),
+               satest.agent_cmd(["--user", "nobody"], [satest.PROBE, "report"]))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=dict(satest.BASE_ENV),
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        got = rt.parse_report(r.stdout)
+        got = satest.parse_report(r.stdout)
         self.assertEqual(ids(got["status.Uid"][0]), [4242] * 4)
         self.assertIn("event=privdrop_skipped", r.stderr)
 

@@ -15,13 +15,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kubelet  # noqa: E402
-import rottest_common as rc  # noqa: E402
 import satest  # noqa: E402
 
 
 class RotationCase(unittest.TestCase):
     def setUp(self):
-        self.tmp = rc.shm_dir("sa-rot-")
+        self.tmp = satest.shm_dir("sa-rot-")
         self.src = os.path.join(self.tmp, "secret-volume")
         self.out = os.path.join(self.tmp, "out")
         self.record = os.path.join(self.tmp, "record")
@@ -38,9 +37,9 @@ class RotationCase(unittest.TestCase):
         for s in secrets:
             args += ["--secret", s]
         args += list(extra)
-        args += ["--", rc.ROT_CHILD, self.record, self.child_pidfile] + list(targets)
-        self.agent = rc.Agent(args, self.tmp, prefix=prefix)
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(self.child_pidfile), 20),
+        args += ["--", satest.ROT_CHILD, self.record, self.child_pidfile] + list(targets)
+        self.agent = satest.Agent(args, self.tmp, prefix=prefix)
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(self.child_pidfile), 20),
                         "the service never started:\n" + self.agent.log_text())
         return self.agent
 
@@ -66,20 +65,20 @@ class RotationCase(unittest.TestCase):
         return writer, key_t, ca_t
 
     def wait_target(self, path, digest, timeout=20):
-        return rc.wait_for(lambda: rc.file_sha(path) == digest, timeout)
+        return satest.wait_for(lambda: satest.file_sha(path) == digest, timeout)
 
 
 class KubeletRotation(RotationCase):
     def test_1000_kubelet_rotations_readers_and_signals_never_see_a_mixed_set(self):
-        pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(12)]
-        allowed_keys = {rc.sha(k) for k, _ in pairs}
-        allowed_pairs = {(rc.sha(k), rc.sha(c)) for k, c in pairs}
+        pairs = [satest.gen_key_and_cert(self.tmp, i) for i in range(12)]
+        allowed_keys = {satest.sha(k) for k, _ in pairs}
+        allowed_pairs = {(satest.sha(k), satest.sha(c)) for k, c in pairs}
         writer, key_t, ca_t = self.start_key_and_ca(pairs[0])
         # The canonical form of openssl's output is openssl's output.
-        self.assertEqual(rc.file_sha(key_t), rc.sha(pairs[0][0]))
-        self.assertEqual(rc.file_sha(ca_t), rc.sha(pairs[0][1]))
+        self.assertEqual(satest.file_sha(key_t), satest.sha(pairs[0][0]))
+        self.assertEqual(satest.file_sha(ca_t), satest.sha(pairs[0][1]))
 
-        reader = subprocess.Popen([rc.ROT_READER, key_t], stdout=subprocess.PIPE)
+        reader = subprocess.Popen([satest.ROT_READER, key_t], stdout=subprocess.PIPE)
         self.assertEqual(reader.stdout.readline().strip(), b"ready")
         last = None
         settled = []  # (pair, record) at quiet points: the read cannot overlap a later write
@@ -94,22 +93,22 @@ class KubeletRotation(RotationCase):
                 # and the child has answered. The last signal's read then happens after the
                 # agent's last write, so it must show exactly this set: a service signalled
                 # before both files were in place would read a mixed pair here.
-                want = (rc.sha(last[0]), rc.sha(last[1]))
+                want = (satest.sha(last[0]), satest.sha(last[1]))
                 self.assertTrue(self.wait_target(key_t, want[0], 60))
                 self.assertTrue(self.wait_target(ca_t, want[1], 60))
                 def last_pair():
-                    recs = rc.records(self.record)
+                    recs = satest.records(self.record)
                     return tuple(recs[-1][2]) if recs else None
-                rc.wait_for(lambda: last_pair() == want, 20)  # checked below, with the rest
+                satest.wait_for(lambda: last_pair() == want, 20)  # checked below, with the rest
                 time.sleep(0.2)
                 settled.append((want, last_pair()))
-        self.assertTrue(self.wait_target(key_t, rc.sha(last[0]), 60))
-        self.assertTrue(self.wait_target(ca_t, rc.sha(last[1]), 60))
+        self.assertTrue(self.wait_target(key_t, satest.sha(last[0]), 60))
+        self.assertTrue(self.wait_target(ca_t, satest.sha(last[1]), 60))
         # The last notification's read happens after the last write.
-        final = (rc.sha(last[0]), rc.sha(last[1]))
-        self.assertTrue(rc.wait_for(
-            lambda: rc.records(self.record) and
-            tuple(rc.records(self.record)[-1][2]) == final, 20))
+        final = (satest.sha(last[0]), satest.sha(last[1]))
+        self.assertTrue(satest.wait_for(
+            lambda: satest.records(self.record) and
+            tuple(satest.records(self.record)[-1][2]) == final, 20))
         reader.send_signal(signal.SIGTERM)
         out, _ = reader.communicate(timeout=30)
         self.assertEqual(self.stop_agent(), 0)
@@ -122,7 +121,7 @@ class KubeletRotation(RotationCase):
             self.assertIn(digest, allowed_keys, "a reader saw a partial or foreign key file")
         self.assertGreater(len(seen), 1, "the reader never saw a rotation")
 
-        recs = rc.records(self.record)
+        recs = satest.records(self.record)
         self.assertGreater(len(recs), 0)
         allowed_certs = {c for _, c in allowed_pairs}
         for _, sig, digests in recs:
@@ -136,7 +135,7 @@ class KubeletRotation(RotationCase):
                              "the service was signalled while key and certificate disagreed")
         sys.stderr.write("1000 rotations: %d reads, %d distinct keys seen, %d signals\n"
                          % (reads, len(seen), len(recs)))
-        rc.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
+        satest.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
 
 
 def cert_fingerprint(pem_bytes):
@@ -153,13 +152,13 @@ def key_fingerprint(pem_bytes):
 
 class NotificationNamesTheChange(RotationCase):
     def test_notification_logs_names_and_fingerprints_of_key_and_certificate(self):
-        pairs = [rc.gen_key_and_cert(self.tmp, i) for i in range(2)]
+        pairs = [satest.gen_key_and_cert(self.tmp, i) for i in range(2)]
         writer, key_t, ca_t = self.start_key_and_ca(pairs[0])
         writer.write({"key.pem": pairs[1][0], "ca.crt": pairs[1][1]})
-        self.assertTrue(self.wait_target(key_t, rc.sha(pairs[1][0])))
-        self.assertTrue(self.wait_target(ca_t, rc.sha(pairs[1][1])))
-        self.assertTrue(rc.wait_for(lambda: "event=rotation_notified" in self.agent.log_text(),
-                                    20))
+        self.assertTrue(self.wait_target(key_t, satest.sha(pairs[1][0])))
+        self.assertTrue(self.wait_target(ca_t, satest.sha(pairs[1][1])))
+        self.assertTrue(satest.wait_for(lambda: "event=rotation_notified" in self.agent.log_text(),
+                                        20))
         self.assertEqual(self.stop_agent(), 0)
         line = [ln for ln in self.agent_log.splitlines() if "event=rotation_notified" in ln][0]
         self.assertIn("secrets=key,ca ", line)
@@ -168,7 +167,7 @@ class NotificationNamesTheChange(RotationCase):
         written = [ln for ln in self.agent_log.splitlines()
                    if "event=secret_written secret=ca " in ln]
         self.assertIn("fingerprint=%s" % cert_fingerprint(pairs[0][1]), written[0])
-        rc.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
+        satest.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
 
 
 class SignalsPerChange(RotationCase):
@@ -184,11 +183,11 @@ class SignalsPerChange(RotationCase):
         for key in plan:
             writer.write({"key.pem": key}, force=True)
             time.sleep(0.6)
-        self.assertTrue(self.wait_target(key_t, rc.sha(keys[0])))
+        self.assertTrue(self.wait_target(key_t, satest.sha(keys[0])))
         time.sleep(0.5)
         self.assertEqual(self.stop_agent(), 0)
-        got = [d[0] for _, _, d in rc.records(self.record)]
-        want = [rc.sha(k) for k in (keys[1], keys[2], keys[3], keys[0])]
+        got = [d[0] for _, _, d in satest.records(self.record)]
+        want = [satest.sha(k) for k in (keys[1], keys[2], keys[3], keys[0])]
         self.assertEqual(got, want, "expected exactly one SIGHUP per content change, each "
                          "after the new content was in place")
         self.assertEqual(self.agent_log.count("event=rotation_notified"), 4)
@@ -206,14 +205,14 @@ class SignalsPerChange(RotationCase):
             writer.write({"key.pem": key})
             time.sleep(0.02)
         burst = time.monotonic() - started
-        self.assertTrue(self.wait_target(key_t, rc.sha(keys[-1])))
+        self.assertTrue(self.wait_target(key_t, satest.sha(keys[-1])))
         time.sleep(0.6)
         self.assertEqual(self.stop_agent(), 0)
         if burst >= 0.35:
             self.skipTest("the machine was too slow to publish a burst inside 400 ms "
                           "(%.2f s)" % burst)
         self.assertNotEqual(os.stat(key_t).st_ino, inode)
-        self.assertEqual([d[0] for _, _, d in rc.records(self.record)], [rc.sha(keys[-1])],
+        self.assertEqual([d[0] for _, _, d in satest.records(self.record)], [satest.sha(keys[-1])],
                          "a burst of rotations inside the debounce must give one signal, "
                          "with the last version in place")
         self.assertEqual(self.agent_log.count("event=secret_written secret=key"), 2,
@@ -232,18 +231,18 @@ class SignalsPerChange(RotationCase):
         self.assertTrue(self.agent.wait_log("event=rotation_rejected"),
                         self.agent.log_text())
         time.sleep(0.5)
-        self.assertEqual(rc.file_sha(key_t), rc.sha(good1))
+        self.assertEqual(satest.file_sha(key_t), satest.sha(good1))
         self.assertEqual(os.stat(key_t).st_ino, inode, "the old file was rewritten")
-        self.assertEqual(rc.records(self.record), [], "a signal was sent for an invalid key")
+        self.assertEqual(satest.records(self.record), [], "a signal was sent for an invalid key")
         writer.write({"key.pem": good2})
-        self.assertTrue(self.wait_target(key_t, rc.sha(good2)))
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(self.record)) == 1, 10))
+        self.assertTrue(self.wait_target(key_t, satest.sha(good2)))
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(self.record)) == 1, 10))
         time.sleep(0.3)
         self.assertEqual(self.stop_agent(), 0)
-        recs = rc.records(self.record)
-        self.assertEqual([d[0] for _, _, d in recs], [rc.sha(good2)])
+        recs = satest.records(self.record)
+        self.assertEqual([d[0] for _, _, d in recs], [satest.sha(good2)])
         self.assertIn("secret=key", self.agent_log)
-        rc.assert_no_secret_bytes(self, self.agent_log, [good1, good2])
+        satest.assert_no_secret_bytes(self, self.agent_log, [good1, good2])
 
 
 class WatchedDirectoryLifecycle(RotationCase):
@@ -262,18 +261,19 @@ class WatchedDirectoryLifecycle(RotationCase):
                        [target], extra=["--debounce", "20ms"])
         shutil.rmtree(self.src)
         time.sleep(0.5)
-        self.assertEqual(rc.file_sha(target), rc.sha(v1), "the target went away with its source")
+        self.assertEqual(satest.file_sha(target), satest.sha(v1),
+                         "the target went away with its source")
         os.makedirs(self.src)
         self.write_plain("token", v2)
-        self.assertTrue(self.wait_target(target, rc.sha(v2)), self.agent.log_text())
+        self.assertTrue(self.wait_target(target, satest.sha(v2)), self.agent.log_text())
         time.sleep(0.3)
         self.write_plain("token", v3)
-        self.assertTrue(self.wait_target(target, rc.sha(v3)), self.agent.log_text())
-        self.assertTrue(rc.wait_for(
-            lambda: [d[0] for _, _, d in rc.records(self.record)][-1:] == [rc.sha(v3)], 10))
+        self.assertTrue(self.wait_target(target, satest.sha(v3)), self.agent.log_text())
+        self.assertTrue(satest.wait_for(
+            lambda: [d[0] for _, _, d in satest.records(self.record)][-1:] == [satest.sha(v3)], 10))
         self.assertEqual(self.stop_agent(), 0)
-        got = [d[0] for _, _, d in rc.records(self.record)]
-        self.assertEqual(got, [rc.sha(v2), rc.sha(v3)])
+        got = [d[0] for _, _, d in satest.records(self.record)]
+        self.assertEqual(got, [satest.sha(v2), satest.sha(v3)])
 
     def test_overflowed_queue_still_ends_in_the_final_state(self):
         os.makedirs(self.src)
@@ -291,8 +291,8 @@ class WatchedDirectoryLifecycle(RotationCase):
         pid = self.agent.pid()
         os.kill(pid, signal.SIGSTOP)
         try:
-            self.assertTrue(rc.wait_for(
-                lambda: rc.proc_status(pid, "State").startswith("T"), 10))
+            self.assertTrue(satest.wait_for(
+                lambda: satest.proc_status(pid, "State").startswith("T"), 10))
             final = None
             for i in range(limit // 3 + 2000):  # create, close_write, delete per step
                 p = os.path.join(self.src, "noise%d" % (i % 32))
@@ -307,9 +307,10 @@ class WatchedDirectoryLifecycle(RotationCase):
         finally:
             os.kill(pid, signal.SIGCONT)
         self.assertTrue(self.agent.wait_log("event=watch_overflow"), self.agent.log_text())
-        self.assertTrue(self.wait_target(target, rc.sha(final)), self.agent.log_text())
-        self.assertTrue(rc.wait_for(
-            lambda: [d[0] for _, _, d in rc.records(self.record)][-1:] == [rc.sha(final)], 10))
+        self.assertTrue(self.wait_target(target, satest.sha(final)), self.agent.log_text())
+        self.assertTrue(satest.wait_for(
+            lambda: [d[0] for _, _, d in satest.records(self.record)][-1:] ==
+            [satest.sha(final)], 10))
         self.assertEqual(self.stop_agent(), 0)
 
 

@@ -11,7 +11,6 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rottest_common as rc  # noqa: E402
 import satest  # noqa: E402
 
 UNSHARE = ["unshare", "--mount", "--propagation", "private"]
@@ -28,7 +27,7 @@ class Mounts(unittest.TestCase):
         if not shutil.which("unshare") or not shutil.which("nsenter"):
             sys.stderr.write("SKIPPED: unshare/nsenter (util-linux) missing\n")
             sys.exit(77)
-        self.tmp = rc.shm_dir("sa-rotmnt-")
+        self.tmp = satest.shm_dir("sa-rotmnt-")
         self.agents = []
 
     def tearDown(self):
@@ -45,14 +44,14 @@ class Mounts(unittest.TestCase):
         write(os.path.join(other, "token"), b"after-the-mount\n")
         record, pidfile = os.path.join(base, "record"), os.path.join(base, "child.pid")
         target = os.path.join(out, "token")
-        agent = rc.Agent(
+        agent = satest.Agent(
             ["run", "--secret",
              "name=token,from=file:%s/token,to=%s,type=opaque" % (src, target),
              "--debounce", "0", "--poll-interval", poll,
-             "--", rc.ROT_CHILD, record, pidfile, target],
+             "--", satest.ROT_CHILD, record, pidfile, target],
             base, prefix=UNSHARE)
         self.agents.append(agent)
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 20), agent.log_text())
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(pidfile), 20), agent.log_text())
         self.assertTrue(agent.wait_log("event=rotation_watching"))
         # unshare execs the agent: the Popen pid is the agent's, inside the new namespace.
         subprocess.run(["nsenter", "-t", str(agent.pid()), "-m", "mount", "--bind", other, src],
@@ -62,14 +61,14 @@ class Mounts(unittest.TestCase):
     def test_poll_interval_sees_a_change_inotify_cannot(self):
         control, control_target, _ = self.start("control", "0")
         polled, target, record = self.start("polled", "200ms")
-        new = rc.sha(b"after-the-mount\n")
-        self.assertTrue(rc.wait_for(lambda: rc.file_sha(target) == new, 10),
+        new = satest.sha(b"after-the-mount\n")
+        self.assertTrue(satest.wait_for(lambda: satest.file_sha(target) == new, 10),
                         polled.log_text())
-        self.assertTrue(rc.wait_for(
-            lambda: [d[0] for _, _, d in rc.records(record)] == [new], 10))
+        self.assertTrue(satest.wait_for(
+            lambda: [d[0] for _, _, d in satest.records(record)] == [new], 10))
         # Without polling nothing noticed: inotify watches the covered directory's inode.
         time.sleep(1.0)
-        self.assertEqual(rc.file_sha(control_target), rc.sha(b"before-the-mount\n"))
+        self.assertEqual(satest.file_sha(control_target), satest.sha(b"before-the-mount\n"))
         self.assertEqual(polled.stop(), 0)
         self.assertEqual(control.stop(), 0)
 
@@ -82,7 +81,7 @@ class Mounts(unittest.TestCase):
         write(os.path.join(app, "root.crt"), b"")
         target = os.path.join(self.tmp, "out", "root.crt")
         script = ('mount --bind "$1" "$2" && shift 2 && exec "$@"')
-        agent = rc.Agent(
+        agent = satest.Agent(
             ["run", "--secret",
              "name=root_ca,from=file:%s/root.crt,to=%s,type=opaque" % (app, target),
              "--", "sleep", "30"],
@@ -95,7 +94,7 @@ class Mounts(unittest.TestCase):
         line = [l for l in log.splitlines() if "source_never_rotates" in l][0]
         self.assertIn("secret=root_ca", line)
         self.assertIn("mount the Secret as a directory", line)
-        self.assertEqual(rc.file_sha(target), rc.sha(b"opaque-ca\n"))
+        self.assertEqual(satest.file_sha(target), satest.sha(b"opaque-ca\n"))
         agent.stop()
 
 

@@ -9,13 +9,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kubelet  # noqa: E402
-import rottest_common as rc  # noqa: E402
 import satest  # noqa: E402
 
 
 class RunNotifications(unittest.TestCase):
     def setUp(self):
-        self.tmp = rc.shm_dir("sa-rotnfy-")
+        self.tmp = satest.shm_dir("sa-rotnfy-")
         self.src = os.path.join(self.tmp, "volume")
         self.target = os.path.join(self.tmp, "out", "token")
         self.record = os.path.join(self.tmp, "record")
@@ -31,17 +30,17 @@ class RunNotifications(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, *extra):
-        self.agent = rc.Agent(["run", "--secret", self.secret, "--debounce", "0"] + list(extra)
-                              + ["--", rc.ROT_CHILD, self.record, self.pidfile, self.target],
-                              self.tmp)
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(self.pidfile), 20),
+        self.agent = satest.Agent(
+            ["run", "--secret", self.secret, "--debounce", "0"] + list(extra)
+            + ["--", satest.ROT_CHILD, self.record, self.pidfile, self.target], self.tmp)
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(self.pidfile), 20),
                         self.agent.log_text())
         self.assertTrue(self.agent.wait_log("event=rotation_watching"), self.agent.log_text())
 
     def rotate(self, data):
         self.writer.write({"token": data})
-        self.assertTrue(rc.wait_for(lambda: rc.file_sha(self.target) == rc.sha(data), 20),
-                        self.agent.log_text())
+        self.assertTrue(satest.wait_for(
+            lambda: satest.file_sha(self.target) == satest.sha(data), 20), self.agent.log_text())
 
     def child_pid(self):
         with open(self.pidfile) as f:
@@ -50,9 +49,9 @@ class RunNotifications(unittest.TestCase):
     def test_chosen_signal(self):
         self.start("--on-change", "signal:SIGUSR1")
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(self.record)) == 1, 10))
-        self.assertEqual(rc.records(self.record)[0][1], signal.SIGUSR1)
-        self.assertEqual(rc.records(self.record)[0][2], [rc.sha(b"v1\n")])
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(self.record)) == 1, 10))
+        self.assertEqual(satest.records(self.record)[0][1], signal.SIGUSR1)
+        self.assertEqual(satest.records(self.record)[0][2], [satest.sha(b"v1\n")])
         self.assertEqual(self.agent.stop(), 0)
         self.agent = None
 
@@ -61,16 +60,16 @@ class RunNotifications(unittest.TestCase):
         first = self.child_pid()
         os.unlink(self.pidfile)
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(self.pidfile), 20),
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(self.pidfile), 20),
                         self.agent.log_text())
         second = self.child_pid()
         self.assertNotEqual(first, second)
-        self.assertTrue(rc.wait_for(lambda: not os.path.exists("/proc/%d" % first), 10),
+        self.assertTrue(satest.wait_for(lambda: not os.path.exists("/proc/%d" % first), 10),
                         "the old child was neither stopped nor reaped")
         # The restarted child is supervised like the first: the next rotation restarts it.
         os.unlink(self.pidfile)
         self.rotate(b"v2\n")
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(self.pidfile), 20))
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(self.pidfile), 20))
         self.assertNotIn(self.child_pid(), (first, second))
         self.assertEqual(self.agent.log_text().count("action=restart"), 2)
         self.assertEqual(self.agent.stop(), 0)
@@ -85,15 +84,15 @@ class RunNotifications(unittest.TestCase):
         os.chmod(hook, 0o755)
         self.start("--on-change", "exec:" + hook)
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(out), 10), self.agent.log_text())
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(out), 10), self.agent.log_text())
         with open(out) as f:
             self.assertEqual(f.read().strip(), "token")
         self.assertTrue(self.agent.wait_log("event=hook_exited"), self.agent.log_text())
         line = [l for l in self.agent.log_text().splitlines() if "event=hook_exited" in l][0]
         self.assertIn("status=7", line)
         # The service itself was not signalled, and is still running.
-        self.assertEqual(rc.records(self.record), [])
-        self.assertIsNotNone(rc.proc_status(self.child_pid(), "State"))
+        self.assertEqual(satest.records(self.record), [])
+        self.assertIsNotNone(satest.proc_status(self.child_pid(), "State"))
         self.assertEqual(self.agent.stop(), 0)
         self.agent = None
 
@@ -102,7 +101,7 @@ class RunNotifications(unittest.TestCase):
         self.rotate(b"v1\n")
         self.assertTrue(self.agent.wait_log("action=none"))
         time.sleep(0.3)
-        self.assertEqual(rc.records(self.record), [])
+        self.assertEqual(satest.records(self.record), [])
         self.assertEqual(self.agent.stop(), 0)
         self.agent = None
 

@@ -4,10 +4,8 @@ an unknown user (and then the child never runs). Each case runs with the agent a
 subreaper and as PID 1 of a new PID namespace."""
 import os
 import signal
-import stat
 import sys
 
-import runtest_util as rt
 import satest
 
 
@@ -19,7 +17,7 @@ class ExitCodes(satest.TempDirTestCase):
         for pid1 in self.modes():
             for code in (0, 1, 2, 3, 127, 255):
                 with self.subTest(pid1=pid1, code=code):
-                    r = rt.run([], [rt.PROBE, "exit", str(code)], pid1=pid1)
+                    r = satest.run([], [satest.PROBE, "exit", str(code)], pid1=pid1)
                     self.assertEqual(r.returncode, code, r.stderr)
                     self.assertIn("event=child_exited", r.stderr)
                     self.assertIn("code=%d" % code, r.stderr)
@@ -29,7 +27,7 @@ class ExitCodes(satest.TempDirTestCase):
             for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL,
                         signal.SIGSEGV):
                 with self.subTest(pid1=pid1, sig=sig.name):
-                    r = rt.run([], [rt.PROBE, "raise", str(int(sig))], pid1=pid1)
+                    r = satest.run([], [satest.PROBE, "raise", str(int(sig))], pid1=pid1)
                     self.assertEqual(r.returncode, 128 + int(sig), r.stderr)
                     self.assertIn("signal=%s" % sig.name, r.stderr)
 
@@ -37,11 +35,11 @@ class ExitCodes(satest.TempDirTestCase):
         for pid1 in self.modes():
             with self.subTest(pid1=pid1):
                 missing = os.path.join(self.tmp, "no-such-program")
-                r = rt.run([], [missing], pid1=pid1)
+                r = satest.run([], [missing], pid1=pid1)
                 self.assertEqual(r.returncode, 127, r.stderr)
                 self.assertIn("event=exec_failed", r.stderr)
                 self.assertIn("No such file or directory", r.stderr)
-                r = rt.run([], ["no-such-program-in-path-xyz"], pid1=pid1)
+                r = satest.run([], ["no-such-program-in-path-xyz"], pid1=pid1)
                 self.assertEqual(r.returncode, 127, r.stderr)
 
     def test_non_executable_command_is_126(self):
@@ -51,11 +49,11 @@ class ExitCodes(satest.TempDirTestCase):
         os.chmod(path, 0o644)
         for pid1 in self.modes():
             with self.subTest(pid1=pid1):
-                r = rt.run([], [path], pid1=pid1)
+                r = satest.run([], [path], pid1=pid1)
                 self.assertEqual(r.returncode, 126, r.stderr)
                 self.assertIn("Permission denied", r.stderr)
         # A directory is found but cannot be executed either.
-        r = rt.run([], [self.tmp])
+        r = satest.run([], [self.tmp])
         self.assertEqual(r.returncode, 126, r.stderr)
 
     def test_no_command_is_usage_error(self):
@@ -75,31 +73,31 @@ class ExitCodes(satest.TempDirTestCase):
         marker = os.path.join(self.tmp, "ran")
         for pid1 in self.modes():
             with self.subTest(pid1=pid1):
-                r = rt.run(["--user", "no-such-user-sa-e2e"],
-                           ["/bin/sh", "-c", "touch %s" % marker], pid1=pid1)
+                r = satest.run(["--user", "no-such-user-sa-e2e"],
+                               ["/bin/sh", "-c", "touch %s" % marker], pid1=pid1)
                 self.assertEqual(r.returncode, 78, r.stderr)
                 self.assertIn("no-such-user-sa-e2e", r.stderr)
                 self.assertFalse(os.path.exists(marker), "the child ran")
-                r = rt.run(["--user", "nobody", "--group", "no-such-group-sa-e2e"],
-                           ["/bin/sh", "-c", "touch %s" % marker], pid1=pid1)
+                r = satest.run(["--user", "nobody", "--group", "no-such-group-sa-e2e"],
+                               ["/bin/sh", "-c", "touch %s" % marker], pid1=pid1)
                 self.assertEqual(r.returncode, 78, r.stderr)
                 self.assertFalse(os.path.exists(marker), "the child ran")
 
     def test_exit_code_does_not_depend_on_agent_signals(self):
         """A forwarded signal the child handles by exiting 0 gives 0, not 128+N."""
-        p = rt.start([], [rt.PROBE, "signals", str(int(signal.SIGUSR1))])
+        p = satest.start([], [satest.PROBE, "signals", str(int(signal.SIGUSR1))])
         try:
-            self.assertEqual(rt.read_line(p), "ready")
+            self.assertEqual(satest.read_line(p), "ready")
             p.send_signal(signal.SIGUSR1)
-            self.assertEqual(rt.read_line(p), "got %d" % signal.SIGUSR1)
-            code, _, err = rt.finish(p)
+            self.assertEqual(satest.read_line(p), "got %d" % signal.SIGUSR1)
+            code, _, err = satest.finish(p)
             self.assertEqual(code, 0, err)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
 
 if __name__ == "__main__":
-    if not os.access(rt.PROBE, os.X_OK):
-        sys.stderr.write("probe_child not built at %s\n" % rt.PROBE)
+    if not os.access(satest.PROBE, os.X_OK):
+        sys.stderr.write("probe_child not built at %s\n" % satest.PROBE)
         sys.exit(1)
     satest.main()

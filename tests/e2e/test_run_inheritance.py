@@ -1,12 +1,11 @@
-"""What the child inherits (design §13 "Child inheritance"): the agent's inherited signal mask
-and ignored signals (not the agent's own all-blocked mask), fds 0-2 only, systemd socket
+"""What the child inherits (docs/design.md §13 "Child inheritance"): the agent's inherited
+signal mask and ignored signals (not the agent's own all-blocked mask), fds 0-2 only, systemd socket
 activation fds passed on with LISTEN_PID rewritten (also LISTEN_* addressed elsewhere
 removed), its own session, the umask the agent was started with."""
 import os
 import signal
 import subprocess
 
-import runtest_util as rt
 import satest
 
 
@@ -20,17 +19,18 @@ def with_signal_state():
 
 class Inheritance(satest.TempDirTestCase):
     def test_signal_mask_and_ignored_set_are_the_inherited_ones(self):
-        plain = subprocess.run([rt.PROBE, "report"], preexec_fn=with_signal_state,
-                               capture_output=True, text=True, env=dict(rt.BASE_ENV))
-        expected = rt.parse_report(plain.stdout)
+        plain = subprocess.run([satest.PROBE, "report"], preexec_fn=with_signal_state,
+                               capture_output=True, text=True, env=dict(satest.BASE_ENV))
+        expected = satest.parse_report(plain.stdout)
         # The precondition that makes the comparison mean something.
         self.assertNotEqual(int(expected["status.SigBlk"][0], 16), 0)
         self.assertNotEqual(int(expected["status.SigIgn"][0], 16), 0)
         for pid1 in (False, True):
             with self.subTest(pid1=pid1):
-                r = rt.run([], [rt.PROBE, "report"], pid1=pid1, preexec_fn=with_signal_state)
+                r = satest.run([], [satest.PROBE, "report"], pid1=pid1,
+                               preexec_fn=with_signal_state)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                got = rt.parse_report(r.stdout)
+                got = satest.parse_report(r.stdout)
                 self.assertEqual(got["status.SigBlk"], expected["status.SigBlk"])
                 self.assertEqual(got["status.SigIgn"], expected["status.SigIgn"])
                 self.assertEqual(got["umask"], ["0027"])
@@ -42,7 +42,7 @@ class Inheritance(satest.TempDirTestCase):
         script = 'ulimit -S -c 12345 && exec "$@"'
         r = subprocess.run(["/bin/sh", "-c", script, "sh", satest.AGENT, "run", "--",
                             "/bin/sh", "-c", "ulimit -S -c"], capture_output=True, text=True,
-                           env=dict(rt.BASE_ENV), timeout=60)
+                           env=dict(satest.BASE_ENV), timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
         expected = "12345" if hard == resource.RLIM_INFINITY or hard >= 12345 * 1024 else None
@@ -51,32 +51,32 @@ class Inheritance(satest.TempDirTestCase):
         self.assertEqual(r.stdout.strip(), expected)
 
     def test_default_signal_state_is_clean(self):
-        r = rt.run([], [rt.PROBE, "report"])
-        got = rt.parse_report(r.stdout)
+        r = satest.run([], [satest.PROBE, "report"])
+        got = satest.parse_report(r.stdout)
         self.assertEqual(int(got["status.SigBlk"][0], 16), 0)
 
     def test_ignored_signal_is_still_forwarded(self):
         """The agent inherited SIGUSR2 ignored: it must still read and forward it (an ignored
         signal is discarded before it could reach a signalfd). The probe has it ignored again
         but blocked and waited for, which the kernel still queues."""
-        p = rt.start([], [rt.PROBE, "signals", str(int(signal.SIGUSR2))],
-                     preexec_fn=with_signal_state)
+        p = satest.start([], [satest.PROBE, "signals", str(int(signal.SIGUSR2))],
+                         preexec_fn=with_signal_state)
         try:
-            self.assertEqual(rt.read_line(p), "ready")
+            self.assertEqual(satest.read_line(p), "ready")
             p.send_signal(signal.SIGUSR2)
-            self.assertEqual(rt.read_line(p), "got %d" % signal.SIGUSR2)
-            code, _, err = rt.finish(p)
+            self.assertEqual(satest.read_line(p), "got %d" % signal.SIGUSR2)
+            code, _, err = satest.finish(p)
             self.assertEqual(code, 0, err)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_only_stdio_fds_reach_the_child(self):
         extra = os.open("/etc/hostname", os.O_RDONLY)
         try:
             os.set_inheritable(extra, True)
-            r = rt.run([], [rt.PROBE, "report"], pass_fds=(extra,))
+            r = satest.run([], [satest.PROBE, "report"], pass_fds=(extra,))
             self.assertEqual(r.returncode, 0, r.stderr)
-            fds = sorted(int(x.split()[0]) for x in rt.parse_report(r.stdout)["fd"])
+            fds = sorted(int(x.split()[0]) for x in satest.parse_report(r.stdout)["fd"])
             self.assertEqual(fds, [0, 1, 2])
         finally:
             os.close(extra)
@@ -86,10 +86,10 @@ class Inheritance(satest.TempDirTestCase):
                   'exec "$0" "$@" 3</etc/hostname 4</etc/passwd 5</etc/group'
                   % listen_pid_expr)
         r = subprocess.run(["/bin/sh", "-c", script, satest.AGENT, "run", "--",
-                            rt.PROBE, "report"], capture_output=True, text=True,
-                           env=dict(rt.BASE_ENV), timeout=60)
+                            satest.PROBE, "report"], capture_output=True, text=True,
+                           env=dict(satest.BASE_ENV), timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        return rt.parse_report(r.stdout)
+        return satest.parse_report(r.stdout)
 
     def test_socket_activation_fds_are_passed_on(self):
         got = self.socket_activation("$$")
@@ -109,8 +109,8 @@ class Inheritance(satest.TempDirTestCase):
         self.assertNotIn("LISTEN_FDNAMES", got["env"])
 
     def test_child_has_its_own_session(self):
-        r = rt.run([], [rt.PROBE, "report"])
-        got = rt.parse_report(r.stdout)
+        r = satest.run([], [satest.PROBE, "report"])
+        got = satest.parse_report(r.stdout)
         self.assertEqual(got["sid"], got["pid"])
         self.assertEqual(got["pgid"], got["pid"])
 

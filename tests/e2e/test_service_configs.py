@@ -18,9 +18,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
-from mattest_util import (Listener, ed25519_fingerprint, facts, field, gen_ca_cert,  # noqa: E402
-                          k8s_secret_volume, lines_with, listing, read, run, secret_free,
-                          write_config)
+from satest import (Listener, assert_no_secret_bytes, ed25519_fingerprint, facts,  # noqa: E402
+                    field, gen_ca_cert, k8s_secret_volume, lines_with, listing, read,
+                    run_timed, write_config)
 
 INSIDE = "MATTEST_IN_MOUNT_NS"
 
@@ -104,8 +104,8 @@ class ServiceConfigsTest(unittest.TestCase):
 
     def materialize(self, config, env):
         cfg = write_config(os.path.join(self.tmp, "agent.ini"), config)
-        r, took = run(["materialize", "--config", cfg], env=env)
-        secret_free(self, r.stdout + r.stderr, [self.key])
+        r, took = run_timed(["materialize", "--config", cfg], env=env)
+        assert_no_secret_bytes(self, r.stdout + r.stderr, [self.key])
         return r, took
 
     def test_ai_service(self):

@@ -1,11 +1,10 @@
-"""on_change = restart (design §13 "Rotation"): a changed source makes the supervisor stop
+"""on_change = restart (docs/design.md §13 "Rotation"): a changed source makes the supervisor stop
 the child (SIGTERM, grace, SIGKILL) and start a new one with the same dropped privileges;
 the agent keeps running and still exits with the new child's status."""
 import os
 import signal
 import subprocess
 
-import runtest_util as rt
 import satest
 
 
@@ -24,15 +23,15 @@ class Restart(satest.TempDirTestCase):
         os.rename(tmp, self.src)
 
     def start(self, child_mode, extra=()):
-        script = 'echo "started $$ $(id -u)"; exec %s %s' % (rt.PROBE, child_mode)
+        script = 'echo "started $$ $(id -u)"; exec %s %s' % (satest.PROBE, child_mode)
         args = ["--user", "nobody", "--on-change", "restart", "--debounce", "50ms",
                 "--secret", "name=tok,from=file:%s,to=%s/out/tok" % (self.src, self.tmp)]
-        return rt.start(args + list(extra), ["/bin/sh", "-c", script])
+        return satest.start(args + list(extra), ["/bin/sh", "-c", script])
 
     def started(self, p):
-        words = rt.read_line(p).split()
+        words = satest.read_line(p).split()
         self.assertEqual(words[0], "started")
-        self.assertEqual(rt.read_line(p), "ready")
+        self.assertEqual(satest.read_line(p), "ready")
         return int(words[1]), int(words[2])
 
     def test_changed_source_restarts_the_child(self):
@@ -44,14 +43,14 @@ class Restart(satest.TempDirTestCase):
             second, uid = self.started(p)
             self.assertNotEqual(first, second)
             self.assertEqual(uid, 65534)
-            self.assertIsNone(rt.proc_state(first), "the old child is still there")
+            self.assertIsNone(satest.proc_state(first), "the old child is still there")
             p.send_signal(signal.SIGTERM)
-            code, _, err = rt.finish(p)
+            code, _, err = satest.finish(p)
             self.assertEqual(code, 143, err)
             self.assertIn("event=child_restarting", err)
             self.assertEqual(err.count("event=child_started"), 2)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_child_ignoring_sigterm_is_killed_after_grace_then_restarted(self):
         p = self.start("ignore-term", ["--grace", "300ms"])
@@ -61,28 +60,28 @@ class Restart(satest.TempDirTestCase):
             second, _ = self.started(p)
             self.assertNotEqual(first, second)
             os.kill(second, signal.SIGKILL)
-            code, _, err = rt.finish(p)
+            code, _, err = satest.finish(p)
             self.assertEqual(code, 128 + signal.SIGKILL, err)
             self.assertIn("reason=grace", err)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
     def test_restarted_child_gets_the_socket_activation_fds_again(self):
         args = ["--user", "nobody", "--on-change", "restart", "--debounce", "50ms",
                 "--secret", "name=tok,from=file:%s,to=%s/out/tok" % (self.src, self.tmp)]
         script = ('export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@" 3</etc/hostname')
         p = subprocess.Popen(["/bin/sh", "-c", script, satest.AGENT, "run"] + args +
-                             ["--", rt.PROBE, "report-sleep"], env=dict(rt.BASE_ENV),
+                             ["--", satest.PROBE, "report-sleep"], env=dict(satest.BASE_ENV),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             for generation in (1, 2):
                 lines = []
                 while True:
-                    line = rt.read_line(p)
+                    line = satest.read_line(p)
                     if line == "ready":
                         break
                     lines.append(line)
-                got = rt.parse_report("\n".join(lines))
+                got = satest.parse_report("\n".join(lines))
                 fds = {int(x.split()[0]): x.split()[1] for x in got["fd"]}
                 self.assertEqual(sorted(fds), [0, 1, 2, 3], "generation %d" % generation)
                 self.assertEqual(fds[3], "/etc/hostname")
@@ -93,10 +92,10 @@ class Restart(satest.TempDirTestCase):
                     self.write_source("second")
             self.assertNotEqual(got["pid"], first)
             p.send_signal(signal.SIGTERM)
-            code, _, err = rt.finish(p)
+            code, _, err = satest.finish(p)
             self.assertEqual(code, 143, err)
         finally:
-            rt.kill_quietly(p)
+            satest.kill_quietly(p)
 
 
 if __name__ == "__main__":

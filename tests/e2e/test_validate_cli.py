@@ -1,4 +1,4 @@
-"""`secret-agent validate`: flags, exit codes and what is printed (design §3, §7, §13).
+"""`secret-agent validate`: flags, exit codes and what is printed (docs/design.md §3, §7, §13).
 
 Keys and certificates are generated here with openssl; every output is scanned for the key's
 base64 body and seed.
@@ -6,7 +6,6 @@ base64 body and seed.
 import json
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
@@ -26,8 +25,7 @@ class ValidateKeyCli(satest.TempDirTestCase):
 
     def run_validate(self, *args, **kw):
         r = satest.run_agent(["validate"] + list(args), **kw)
-        for s in self.key.secrets():
-            self.assertNotIn(s, r.stdout + r.stderr, "secret material in output")
+        satest.assert_no_secret_bytes(self, r.stdout + r.stderr, self.key.secrets())
         return r
 
     def test_valid_key_prints_both_fingerprints_and_no_domain(self):
@@ -133,7 +131,7 @@ class ValidateKeyCli(satest.TempDirTestCase):
                 self.assertEqual(r.stdout, b"")
 
     def test_process_cannot_dump_core(self):
-        # validation.md step 19: RLIMIT_CORE 0 before any secret is read. `-` blocks on stdin,
+        # docs/design.md §16 step 19: RLIMIT_CORE 0 before any secret is read. `-` blocks on stdin,
         # so the process can be inspected while it waits for the key.
         import subprocess
         import time
@@ -182,13 +180,13 @@ class ValidateCertCli(satest.TempDirTestCase):
     def cat(self, name, *paths, between=b""):
         out = os.path.join(self.tmp, name)
         with open(out, "wb") as f:
-            f.write(between.join(vk.read(p) for p in paths))
+            f.write(between.join(satest.read(p) for p in paths))
         return out
 
     def run_validate(self, *args):
         r = satest.run_agent(["validate"] + list(args))
-        for k in (self.ca_key, self.inter_key, self.leaf_key):
-            self.assertNotIn(satest.pem_body(vk.read(k))[:40], r.stdout + r.stderr)
+        satest.assert_no_secret_bytes(self, r.stdout + r.stderr, [
+            satest.read(k) for k in (self.ca_key, self.inter_key, self.leaf_key)])
         return r
 
     def test_ca_bundle_is_x509_with_per_cert_details(self):
@@ -306,9 +304,9 @@ class ValidateCertCli(satest.TempDirTestCase):
         r = satest.run_agent([
             "materialize", "--secret", "name=c,from=file:%s,type=tls-cert" % self.leaf,
             "--secret", "name=k,from=env:K,to=%s,type=tls-key,cert=c" % target
-        ], extra_env={"K": vk.read(self.leaf_key).replace(b"\n", b"\r\n")})
+        ], extra_env={"K": satest.read(self.leaf_key).replace(b"\n", b"\r\n")})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(vk.read(target), satest.openssl("pkey", "-in", self.leaf_key))
+        self.assertEqual(satest.read(target), satest.openssl("pkey", "-in", self.leaf_key))
 
     def test_certificate_written_canonical(self):
         # 76-column body and CRLF in, 64-column LF out: what `openssl x509` writes.
@@ -319,7 +317,7 @@ class ValidateCertCli(satest.TempDirTestCase):
                               "name=ca,from=env:CA,to=%s,type=x509" % target],
                              extra_env={"CA": wide})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(vk.read(target), satest.openssl("x509", "-in", self.ca))
+        self.assertEqual(satest.read(target), satest.openssl("x509", "-in", self.ca))
 
 
 if __name__ == "__main__":

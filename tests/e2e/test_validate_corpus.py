@@ -1,4 +1,4 @@
-"""`secret-agent validate` on a corpus of malformed Ed25519 keys (validation.md steps 1-17).
+"""`secret-agent validate` on a corpus of malformed Ed25519 keys (docs/design.md §16 steps 1-17).
 
 Every input is generated at test time from a fresh key. Each case asserts the exit code and the
 reason's wording, and every output is scanned for the key's base64 body and the seed's hex.
@@ -9,7 +9,6 @@ import base64
 import os
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
@@ -133,8 +132,7 @@ class ValidateCorpus(satest.TempDirTestCase):
 
     def assert_no_secret(self, *outputs, key=None):
         for out in outputs:
-            for s in (key or self.key).secrets():
-                self.assertNotIn(s, out, "secret material in output")
+            satest.assert_no_secret_bytes(self, out, (key or self.key).secrets())
 
     def write(self, name, data):
         path = os.path.join(self.tmp, name)
@@ -215,8 +213,7 @@ class Normalisation(satest.TempDirTestCase):
                     self.assertIn("warning: " + warning + "\n", out)
                 else:
                     self.assertNotIn("warning:", out)
-                for s in self.key.secrets():
-                    self.assertNotIn(s, r.stdout + r.stderr)
+                satest.assert_no_secret_bytes(self, r.stdout + r.stderr, self.key.secrets())
 
     def test_variants_are_written_byte_identical_to_openssl(self):
         self.assertEqual(len(self.expected), 119)
@@ -229,9 +226,8 @@ class Normalisation(satest.TempDirTestCase):
                     "name=k,from=env:SK,to=%s,type=ed25519,mode=0400" % target
                 ], extra_env={"PATH": "/usr/bin:/bin", "SK": data})
                 self.assertEqual(r.returncode, 0, r.stderr)
-                self.assertEqual(vk.read(target), self.expected)
-                for s in self.key.secrets():
-                    self.assertNotIn(s, r.stdout + r.stderr)
+                self.assertEqual(satest.read(target), self.expected)
+                satest.assert_no_secret_bytes(self, r.stdout + r.stderr, self.key.secrets())
 
     def test_v2_with_matching_public_key_is_accepted_as_v2(self):
         data = vk.pem(b"PRIVATE KEY", vk.v2_der(self.key.seed, self.key.pk))

@@ -11,14 +11,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kubelet  # noqa: E402
-import rottest_common as rc  # noqa: E402
-import runtest_util as rt  # noqa: E402
 import satest  # noqa: E402
 
 
 class Watch(unittest.TestCase):
     def setUp(self):
-        self.tmp = rc.shm_dir("sa-watch-")
+        self.tmp = satest.shm_dir("sa-watch-")
         self.src = os.path.join(self.tmp, "volume")
         self.target = os.path.join(self.tmp, "out", "token")
         self.procs = []
@@ -40,15 +38,16 @@ class Watch(unittest.TestCase):
         """A stand-in service (not the agent's child) recording its signals."""
         record = os.path.join(self.tmp, name + ".record")
         pidfile = os.path.join(self.tmp, name + ".pid")
-        p = subprocess.Popen([rc.ROT_CHILD, record, pidfile, self.target])
+        p = subprocess.Popen([satest.ROT_CHILD, record, pidfile, self.target])
         self.procs.append(p)
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 10))
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(pidfile), 10))
         return p, record
 
     def rotate(self, data):
         self.writer.write({"token": data})
-        self.assertTrue(rc.wait_for(lambda: rc.file_sha(self.target) == rc.sha(data), 20),
-                        self.agent.log_text() if self.agent else "")
+        self.assertTrue(satest.wait_for(
+            lambda: satest.file_sha(self.target) == satest.sha(data), 20),
+            self.agent.log_text() if self.agent else "")
 
     def test_signal_goes_to_the_pid_in_the_file_at_that_moment(self):
         a, rec_a = self.service("a")
@@ -56,18 +55,18 @@ class Watch(unittest.TestCase):
         notify = os.path.join(self.tmp, "service.pid")
         with open(notify, "w") as f:
             f.write("%d\n" % a.pid)
-        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
-                               "--notify-pidfile", notify], self.tmp)
+        self.agent = satest.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                                   "--notify-pidfile", notify], self.tmp)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
-        self.assertEqual(rc.file_sha(self.target), rc.sha(b"v0\n"))
+        self.assertEqual(satest.file_sha(self.target), satest.sha(b"v0\n"))
 
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_a)) == 1, 10))
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(rec_a)) == 1, 10))
         with open(notify + ".new", "w") as f:
             f.write("%d\n" % b.pid)
         os.rename(notify + ".new", notify)
         self.rotate(b"v2\n")
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_b)) == 1, 10))
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(rec_b)) == 1, 10))
 
         # A stale pid: logged and retried until the file names a live process.
         dead = subprocess.Popen(["true"])
@@ -78,14 +77,14 @@ class Watch(unittest.TestCase):
         self.assertTrue(self.agent.wait_log("stale pidfile"), self.agent.log_text())
         with open(notify, "w") as f:
             f.write("%d\n" % b.pid)
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(rec_b)) == 2, 15),
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(rec_b)) == 2, 15),
                         self.agent.log_text())
         time.sleep(0.3)
         self.assertEqual(self.agent.stop(), 0)
         self.agent = None
-        self.assertEqual([d[0] for _, _, d in rc.records(rec_a)], [rc.sha(b"v1\n")])
-        self.assertEqual([d[0] for _, _, d in rc.records(rec_b)],
-                         [rc.sha(b"v2\n"), rc.sha(b"v3\n")])
+        self.assertEqual([d[0] for _, _, d in satest.records(rec_a)], [satest.sha(b"v1\n")])
+        self.assertEqual([d[0] for _, _, d in satest.records(rec_b)],
+                         [satest.sha(b"v2\n"), satest.sha(b"v3\n")])
 
     def test_dropped_watcher_signals_a_service_of_the_same_user(self):
         if os.geteuid() != 0:
@@ -102,21 +101,21 @@ class Watch(unittest.TestCase):
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
 
-        self.agent = rc.Agent(["watch", "--secret", self.secret, "--user", "nobody",
-                               "--debounce", "0", "--notify-pidfile", pidfile], self.tmp)
+        self.agent = satest.Agent(["watch", "--secret", self.secret, "--user", "nobody",
+                                   "--debounce", "0", "--notify-pidfile", pidfile], self.tmp)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
         self.assertEqual(os.stat(self.target).st_uid, nobody.pw_uid)
-        uids = rc.proc_status(self.agent.pid(), "Uid").split()
+        uids = satest.proc_status(self.agent.pid(), "Uid").split()
         self.assertEqual(set(uids), {str(nobody.pw_uid)}, "the watcher kept root")
-        self.assertEqual(rc.proc_status(self.agent.pid(), "CapEff"), "0000000000000000")
-        svc = subprocess.Popen([rc.ROT_CHILD, record, pidfile, self.target],
+        self.assertEqual(satest.proc_status(self.agent.pid(), "CapEff"), "0000000000000000")
+        svc = subprocess.Popen([satest.ROT_CHILD, record, pidfile, self.target],
                                preexec_fn=as_nobody)
         self.procs.append(svc)
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(pidfile), 10))
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(pidfile), 10))
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: len(rc.records(record)) == 1, 10),
+        self.assertTrue(satest.wait_for(lambda: len(satest.records(record)) == 1, 10),
                         self.agent.log_text())
-        self.assertEqual(rc.records(record)[0][2], [rc.sha(b"v1\n")])
+        self.assertEqual(satest.records(record)[0][2], [satest.sha(b"v1\n")])
         self.assertEqual(self.agent.stop(), 0)
         self.agent = None
 
@@ -136,14 +135,14 @@ class Watch(unittest.TestCase):
                     "echo \"$SECRET_AGENT_SECRETS\" >> %s.tmp\nmv %s.tmp %s\nexit 5\n"
                     % (self.target, out, out, out, out))
         os.chmod(hook, 0o755)
-        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
-                               "--on-change", "exec:" + hook], self.tmp)
+        self.agent = satest.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                                   "--on-change", "exec:" + hook], self.tmp)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
         self.rotate(b"v1\n")
-        self.assertTrue(rc.wait_for(lambda: os.path.exists(out), 10), self.agent.log_text())
+        self.assertTrue(satest.wait_for(lambda: os.path.exists(out), 10), self.agent.log_text())
         with open(out) as f:
             digest, names = f.read().split()
-        self.assertEqual(digest, rc.sha(b"v1\n"))
+        self.assertEqual(digest, satest.sha(b"v1\n"))
         self.assertEqual(names, "token")
         self.assertTrue(self.agent.wait_log("event=hook_exited"), self.agent.log_text())
         line = [l for l in self.agent.log_text().splitlines() if "event=hook_exited" in l][0]
@@ -160,19 +159,19 @@ class Watch(unittest.TestCase):
         with open(hook, "w") as f:
             f.write("#!/bin/sh\nsleep 0.3 &\necho $! > %s\nexit 3\n" % orphan_pidfile)
         os.chmod(hook, 0o755)
-        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
-                               "--on-change", "exec:" + hook], self.tmp,
-                              prefix=rt.UNSHARE)
+        self.agent = satest.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                                   "--on-change", "exec:" + hook], self.tmp,
+                                  prefix=satest.UNSHARE)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
-        agent = rt.agent_pid(self.agent.proc, pid1=True)
+        agent = satest.agent_pid(self.agent.proc, pid1=True)
         for i in range(1, 4):
             self.rotate(b"v%d\n" % i)
             self.assertTrue(self.agent.wait_log("event=hook_exited", count=i),
                             self.agent.log_text())
             # The orphan lives 0.3 s under the agent; reaped, the agent has no child left.
-            self.assertTrue(rt.wait_for(lambda: rt.children(agent) == [], timeout=20),
-                            "left under the agent: %s" % [(q, rt.proc_state(q))
-                                                          for q in rt.children(agent)])
+            self.assertTrue(satest.wait_for(lambda: satest.children(agent) == [], timeout=20),
+                            "left under the agent: %s" % [(q, satest.proc_state(q))
+                                                          for q in satest.children(agent)])
         hooks = [ln for ln in self.agent.log_text().splitlines() if "event=hook_exited" in ln]
         self.assertEqual(len(hooks), 3)
         self.assertTrue(all("status=3" in ln for ln in hooks), hooks)
@@ -183,8 +182,8 @@ class Watch(unittest.TestCase):
         self.agent = None
 
     def test_on_change_none_runs_without_pidfile(self):
-        self.agent = rc.Agent(["watch", "--secret", self.secret, "--debounce", "0",
-                               "--on-change", "none"], self.tmp)
+        self.agent = satest.Agent(["watch", "--secret", self.secret, "--debounce", "0",
+                                   "--on-change", "none"], self.tmp)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
         self.rotate(b"v1\n")
         self.assertTrue(self.agent.wait_log("action=none"), self.agent.log_text())

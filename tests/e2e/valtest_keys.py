@@ -7,8 +7,6 @@ make exactly the malformed variants they need.
 import base64
 import hashlib
 import os
-import subprocess
-import tempfile
 
 import satest
 
@@ -42,12 +40,6 @@ def v2_der(seed, pk):
     return V2_PREFIX + seed + bytes.fromhex("812100") + pk
 
 
-def public_key(pem_bytes):
-    """Raw 32-byte public key of an Ed25519 private key PEM (via openssl)."""
-    spki = satest.openssl("pkey", "-pubout", "-outform", "DER", input=pem_bytes)
-    return spki[-32:]
-
-
 def fingerprints(pk):
     fp = hashlib.sha256(pk).hexdigest()
     x = base64.urlsafe_b64encode(pk).rstrip(b"=").decode()
@@ -63,7 +55,7 @@ class Ed25519Key:
         self.pem = satest.gen_ed25519_pem()
         self.der = der_of(self.pem)
         self.seed = self.der[16:48]
-        self.pk = public_key(self.pem)
+        self.pk = satest.ed25519_public_key(self.pem)
         self.fp, self.jwk = fingerprints(self.pk)
 
     def secrets(self):
@@ -161,8 +153,3 @@ class CertFactory:
     def _serial(self):
         self.n += 1
         return 1000 + self.n
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()

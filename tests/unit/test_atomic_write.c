@@ -14,6 +14,7 @@
 #include "secret_fs/atomic_write.h"
 #include "secret_fs/safe_dir.h"
 #include "secret_fs/secure_mem.h"
+#include "test_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,12 +35,6 @@
 
 static char tmpdir[64];
 
-static char *at(char *buf, const char *rel)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, rel);
-	return buf;
-}
-
 static const struct sfs_file_opts key_opts = {
     .owner = {.uid = TARGET_UID, .gid = TARGET_GID, .chown = true},
     .mode = 0400,
@@ -58,25 +53,10 @@ static int write_path(const char *path, const char *data, const struct sfs_file_
 	return sfs_write_file(path, data, strlen(data), &dir_opts, fo, changed, err);
 }
 
-/* Reads a whole small file; returns its length or -1. */
-static ssize_t slurp(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, buf + len, size - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	return n < 0 ? -1 : (ssize_t)len;
-}
-
 static void assert_content(const char *path, const char *expect)
 {
 	char buf[512];
-	ssize_t n = slurp(path, buf, sizeof(buf));
+	ssize_t n = ut_read_file(path, buf, sizeof(buf));
 
 	assert_int_equal(n, (ssize_t)strlen(expect));
 	assert_memory_equal(buf, expect, (size_t)n);
@@ -113,8 +93,9 @@ static void new_file_owner_mode_bytes(void **state)
 	bool changed = false;
 	(void)state;
 
-	assert_int_equal(
-	    write_path(at(p, "w1/keys/signing_key.pem"), "key-one", &key_opts, &changed, &err), 0);
+	assert_int_equal(write_path(ut_path(p, tmpdir, "w1/keys/signing_key.pem"), "key-one",
+				    &key_opts, &changed, &err),
+			 0);
 	assert_true(changed);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -122,7 +103,7 @@ static void new_file_owner_mode_bytes(void **state)
 	assert_int_equal(st.st_gid, TARGET_GID);
 	assert_int_equal(st.st_mode & 07777, 0400);
 	assert_content(p, "key-one");
-	assert_entries(at(d, "w1/keys"), 1);
+	assert_entries(ut_path(d, tmpdir, "w1/keys"), 1);
 	assert_int_equal(lstat(d, &st), 0);
 	assert_int_equal(st.st_uid, TARGET_UID);
 	assert_int_equal(st.st_mode & 07777, 0700);
@@ -138,7 +119,8 @@ static void unchanged_keeps_inode(void **state)
 	ino_t ino, ino2;
 	(void)state;
 
-	assert_int_equal(write_path(at(p, "w2/a.pem"), "same", &fo, &changed, &err), 0);
+	assert_int_equal(write_path(ut_path(p, tmpdir, "w2/a.pem"), "same", &fo, &changed, &err),
+			 0);
 	ino = inode_of(p);
 
 	assert_int_equal(write_path(p, "same", &fo, &changed, &err), 0);
@@ -179,8 +161,8 @@ static void no_chown_keeps_invoking_owner(void **state)
 	bool changed;
 	(void)state;
 
-	assert_int_equal(mkdir(at(p, "w3"), 0700), 0);
-	assert_int_equal(write_path(at(p, "w3/f"), "data", &fo, &changed, &err), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "w3"), 0700), 0);
+	assert_int_equal(write_path(ut_path(p, tmpdir, "w3/f"), "data", &fo, &changed, &err), 0);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_int_equal(st.st_uid, geteuid());
 	assert_int_equal(st.st_gid, getegid());
@@ -198,26 +180,29 @@ static void symlink_target_replaced_not_followed(void **state)
 	int fd;
 	(void)state;
 
-	assert_int_equal(mkdir(at(p, "w4"), 0700), 0);
-	fd = open(at(outside, "w4-outside"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "w4"), 0700), 0);
+	fd = open(ut_path(outside, tmpdir, "w4-outside"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "ORIGINAL", 8), 8);
 	close(fd);
-	assert_int_equal(symlink(outside, at(p, "w4/key.pem")), 0);
-	assert_int_equal(symlink(at(q, "w4-never"), at(p, "w4/dangling.pem")), 0);
+	assert_int_equal(symlink(outside, ut_path(p, tmpdir, "w4/key.pem")), 0);
+	assert_int_equal(
+	    symlink(ut_path(q, tmpdir, "w4-never"), ut_path(p, tmpdir, "w4/dangling.pem")), 0);
 
-	assert_int_equal(write_path(at(p, "w4/key.pem"), "new", &key_opts, &changed, &err), 0);
+	assert_int_equal(
+	    write_path(ut_path(p, tmpdir, "w4/key.pem"), "new", &key_opts, &changed, &err), 0);
 	assert_true(changed);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_content(p, "new");
 	assert_content(outside, "ORIGINAL");
 
-	assert_int_equal(write_path(at(p, "w4/dangling.pem"), "new", &key_opts, &changed, &err), 0);
+	assert_int_equal(
+	    write_path(ut_path(p, tmpdir, "w4/dangling.pem"), "new", &key_opts, &changed, &err), 0);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(lstat(at(q, "w4-never"), &st), -1);
-	assert_entries(at(q, "w4"), 2);
+	assert_int_equal(lstat(ut_path(q, tmpdir, "w4-never"), &st), -1);
+	assert_entries(ut_path(q, tmpdir, "w4"), 2);
 }
 
 static void directory_target_refused(void **state)
@@ -227,12 +212,12 @@ static void directory_target_refused(void **state)
 	bool changed = true;
 	(void)state;
 
-	assert_int_equal(mkdir(at(p, "w5"), 0700), 0);
-	assert_int_equal(mkdir(at(p, "w5/key.pem"), 0700), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "w5"), 0700), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "w5/key.pem"), 0700), 0);
 	assert_int_equal(write_path(p, "x", &key_opts, &changed, &err), -EISDIR);
 	assert_false(changed);
 	assert_non_null(strstr(err.msg, p));
-	assert_entries(at(d, "w5"), 1);
+	assert_entries(ut_path(d, tmpdir, "w5"), 1);
 	assert_entries(p, 0);
 }
 
@@ -245,7 +230,7 @@ static void stage_commit_abort(void **state)
 	int dirfd;
 	(void)state;
 
-	assert_int_equal(sfs_dir_open(at(p, "w6"), &dir_opts, &dirfd, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(p, tmpdir, "w6"), &dir_opts, &dirfd, &err), 0);
 	assert_int_equal(sfs_stage(dirfd, "k", "w6/k", "v1", 2, &key_opts, &st, &err), 0);
 	assert_false(st.unchanged);
 	assert_true(st.tmpname[0] == '.');
@@ -256,7 +241,7 @@ static void stage_commit_abort(void **state)
 	assert_int_equal(sb.st_uid, TARGET_UID);
 	assert_int_equal(sb.st_mode & 07777, 0400);
 	assert_int_equal(sb.st_size, 2);
-	at(t, "w6/k");
+	ut_path(t, tmpdir, "w6/k");
 	assert_int_equal(lstat(t, &sb), -1);
 	assert_int_equal(sfs_commit(&st, &err), 0);
 	assert_content(t, "v1");
@@ -305,7 +290,7 @@ static void readers_see_whole_files(void **state)
 	memset(a, 'a', ALEN);
 	memset(b, 'b', BLEN);
 	fo.mode = 0444;
-	assert_int_equal(write_path(at(p, "w7/cert.pem"), a, &fo, &changed, &err), 0);
+	assert_int_equal(write_path(ut_path(p, tmpdir, "w7/cert.pem"), a, &fo, &changed, &err), 0);
 	prev = inode_of(p);
 
 	reader = fork();
@@ -315,7 +300,7 @@ static void readers_see_whole_files(void **state)
 		int bad = 0;
 
 		for (int i = 0; i < READS; i++) {
-			ssize_t n = slurp(p, buf, sizeof(buf));
+			ssize_t n = ut_read_file(p, buf, sizeof(buf));
 
 			if (!((n == ALEN && memcmp(buf, a, ALEN) == 0) ||
 			      (n == BLEN && memcmp(buf, b, BLEN) == 0)))
@@ -341,7 +326,7 @@ static void readers_see_whole_files(void **state)
 	assert_int_equal(waitpid(reader, &status, 0), reader);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_entries(at(p, "w7"), 1);
+	assert_entries(ut_path(p, tmpdir, "w7"), 1);
 }
 
 static bool have_tiny_fs;
@@ -368,8 +353,8 @@ static void full_fs_keeps_old_target(void **state)
 
 	if (!have_tiny_fs)
 		skip();
-	at(full, "full");
-	at(p, "full/key.pem");
+	ut_path(full, tmpdir, "full");
+	ut_path(p, tmpdir, "full/key.pem");
 	assert_int_equal(write_path(p, "old-key", &key_opts, &changed, &err), 0);
 	memset(big, 'z', sizeof(big));
 	assert_int_equal(sfs_write_file(p, big, sizeof(big), &dir_opts, &key_opts, &changed, &err),
@@ -394,9 +379,10 @@ static void failed_stage_aborts_the_set(void **state)
 
 	if (!have_tiny_fs)
 		skip();
-	assert_int_equal(write_path(at(a, "w8/a.pem"), "old-a", &key_opts, &changed, &err), 0);
-	assert_int_equal(sfs_dir_open(at(a_dir, "w8"), &dir_opts, &afd, &err), 0);
-	assert_int_equal(sfs_dir_open(at(b_dir, "full"), &dir_opts, &bfd, &err), 0);
+	assert_int_equal(
+	    write_path(ut_path(a, tmpdir, "w8/a.pem"), "old-a", &key_opts, &changed, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(a_dir, tmpdir, "w8"), &dir_opts, &afd, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(b_dir, tmpdir, "full"), &dir_opts, &bfd, &err), 0);
 
 	assert_int_equal(sfs_stage(afd, "a.pem", a, "new-a", 5, &key_opts, &sa, &err), 0);
 	memset(big, 'y', sizeof(big));
@@ -463,9 +449,9 @@ static void unprivileged_writer_and_readonly_dir(void **state)
 	pid_t pid;
 	(void)state;
 
-	assert_int_equal(mkdir(at(own, "w9"), 0700), 0);
+	assert_int_equal(mkdir(ut_path(own, tmpdir, "w9"), 0700), 0);
 	assert_int_equal(chown(own, TARGET_UID, TARGET_GID), 0);
-	assert_int_equal(mkdir(at(ro, "w9-root"), 0700), 0);
+	assert_int_equal(mkdir(ut_path(ro, tmpdir, "w9-root"), 0700), 0);
 	assert_int_equal(chmod(ro, 0755), 0);
 	/* The test directory itself is 0700 root: let uid 1000 through. */
 	assert_int_equal(chmod(tmpdir, 0711), 0);
@@ -477,7 +463,7 @@ static void unprivileged_writer_and_readonly_dir(void **state)
 	assert_int_equal(chmod(tmpdir, 0700), 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(lstat(at(a, "w9/a.pem"), &st), 0);
+	assert_int_equal(lstat(ut_path(a, tmpdir, "w9/a.pem"), &st), 0);
 	assert_int_equal(st.st_uid, TARGET_UID);
 	assert_int_equal(st.st_gid, TARGET_GID);
 	assert_int_equal(st.st_mode & 07777, 0440);
@@ -503,9 +489,9 @@ static void syscall_order(void **state)
 				"($SFS_TEST_HELPERS, built with the tests)\n");
 		skip();
 	}
-	at(log, "strace.log");
-	at(target, "w10/k.pem");
-	assert_int_equal(mkdir(at(cmd, "w10"), 0700), 0);
+	ut_path(log, tmpdir, "strace.log");
+	ut_path(target, tmpdir, "w10/k.pem");
+	assert_int_equal(mkdir(ut_path(cmd, tmpdir, "w10"), 0700), 0);
 	/* -s 0: not even test bytes reach the log. LeakSanitizer cannot run under ptrace. */
 	snprintf(cmd, sizeof(cmd),
 		 "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" strace -s 0 -o "
@@ -565,7 +551,7 @@ int main(void)
 	    cmocka_unit_test(full_fs_keeps_old_target),
 	    cmocka_unit_test(failed_stage_aborts_the_set),
 	};
-	char cmd[128], full[PATH_MAX];
+	char full[PATH_MAX];
 	int r;
 
 	if (geteuid() != 0) {
@@ -576,10 +562,9 @@ int main(void)
 	umask(077);
 	if (sfs_init(NULL) < 0)
 		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-atomic.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (ut_tmpdir_make(tmpdir, sizeof(tmpdir), "sfs-test-atomic") < 0)
 		return 1;
-	if (mkdir(at(full, "full"), 0755) < 0)
+	if (mkdir(ut_path(full, tmpdir, "full"), 0755) < 0)
 		return 1;
 	r = mount_tiny_fs(full);
 	have_tiny_fs = r == 0;
@@ -589,8 +574,7 @@ int main(void)
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	if (have_tiny_fs)
 		umount2(full, MNT_DETACH);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
+	if (ut_tmpdir_remove(tmpdir) < 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
 	return r;
 }

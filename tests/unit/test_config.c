@@ -11,6 +11,7 @@
 #include "base/exit_codes.h"
 #include "config/config.h"
 #include "config/keys.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -27,28 +28,23 @@ static char ini_path[PATH_MAX];
 static int make_tmpdir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
-	if (!mkdtemp(tmpdir))
+	if (ut_tmpdir_make(tmpdir, sizeof(tmpdir), "test_config") < 0)
 		return -1;
-	snprintf(ini_path, sizeof(ini_path), "%s/agent.ini", tmpdir);
+	ut_path(ini_path, tmpdir, "agent.ini");
 	return 0;
 }
 
 static int remove_tmpdir(void **state)
 {
 	(void)state;
-	unlink(ini_path);
-	rmdir(tmpdir);
+	if (ut_tmpdir_remove(tmpdir) < 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
 	return 0;
 }
 
 static void write_ini(const char *text)
 {
-	FILE *f = fopen(ini_path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
+	ut_write_text(ini_path, text, 0666);
 }
 
 /* Loads `text` and expects success. */

@@ -14,9 +14,11 @@
 #include "config/config.h"
 #include "secret_fs/secure_mem.h"
 #include "secrets/materialize.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,45 +46,13 @@ struct fixture {
 	struct config cfg;
 	struct secret_cfg secrets[4];
 	struct dir_cfg dirs[2];
-	char paths[12][256];
+	char paths[12][PATH_MAX];
 	int npaths;
 };
 
 static char *path(struct fixture *f, const char *name)
 {
-	char *p = f->paths[f->npaths++], dir[sizeof(f->dir)];
-
-	/* A copy: gcc cannot tell that f->dir and f->paths never overlap. */
-	memcpy(dir, f->dir, sizeof(dir));
-	snprintf(p, sizeof(f->paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
-static void put_file(const char *p, const void *data, size_t len)
-{
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
-static void put_str(const char *p, const char *s)
-{
-	put_file(p, s, strlen(s));
-}
-
-/* Reads a small test file; the contents here are test data, never a real secret. */
-static size_t get_file(const char *p, char *buf, size_t size)
-{
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	n = read(fd, buf, size - 1);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	close(fd);
-	return (size_t)n;
+	return ut_path(f->paths[f->npaths++], f->dir, name);
 }
 
 static void add_secret(struct fixture *f, const char *name, const char *from, const char *to,
@@ -112,8 +82,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(sfs_init(&err), 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sa-mat-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(ut_tmpdir_make(f->dir, sizeof(f->dir), "sa-mat"), 0);
 	f->cfg.secrets = f->secrets;
 	f->cfg.dirs = f->dirs;
 	f->cfg.timeout_ms = 5000;
@@ -124,12 +93,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	for (size_t i = 0; i < f->cfg.nsecrets; i++)
 		sfs_source_free(&f->secrets[i].source);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ut_tmpdir_remove(f->dir), 0);
 	free(f);
 	return 0;
 }
@@ -142,7 +109,7 @@ static void test_change_detection(void **state)
 	struct stat st1, st2;
 	size_t nchanged = 99;
 
-	put_str(src, "version 1");
+	ut_write_text(src, "version 1", 0600);
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "token", from, dst, SFS_TYPE_OPAQUE);
 
@@ -151,7 +118,7 @@ static void test_change_detection(void **state)
 	assert_int_equal(nchanged, 1);
 	assert_true(m.rt[0].applied);
 	assert_true(m.rt[0].changed);
-	get_file(dst, buf, sizeof(buf));
+	assert_true(ut_read_file(dst, buf, sizeof(buf)) >= 0);
 	assert_string_equal(buf, "version 1");
 	assert_int_equal(stat(dst, &st1), 0);
 	assert_int_equal(st1.st_mode & 07777, 0400);
@@ -163,11 +130,11 @@ static void test_change_detection(void **state)
 	assert_int_equal(stat(dst, &st2), 0);
 	assert_int_equal(st1.st_ino, st2.st_ino);
 
-	put_str(src, "version 2");
+	ut_write_text(src, "version 2", 0600);
 	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_int_equal(nchanged, 1);
 	assert_true(m.rt[0].changed);
-	get_file(dst, buf, sizeof(buf));
+	assert_true(ut_read_file(dst, buf, sizeof(buf)) >= 0);
 	assert_string_equal(buf, "version 2");
 	materializer_free(&m);
 }
@@ -195,7 +162,7 @@ static void test_observer_sees_writes(void **state)
 	struct agent_observer obs = {.secret_written = on_written, .ctx = &w};
 	char *src = path(f, "src"), *dst = path(f, "out/dst"), from[300];
 
-	put_str(src, "version 1");
+	ut_write_text(src, "version 1", 0600);
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "token", from, dst, SFS_TYPE_OPAQUE);
 	observe_set(&obs);
@@ -207,7 +174,7 @@ static void test_observer_sees_writes(void **state)
 	/* Same source bytes: skipped before writing, nothing to observe. */
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	assert_int_equal(w.count, 1);
-	put_str(src, "version 2");
+	ut_write_text(src, "version 2", 0600);
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	assert_int_equal(w.count, 2);
 	assert_int_equal(w.changed, 2);
@@ -228,7 +195,7 @@ static void test_env_read_once(void **state)
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
 	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
 	assert_null(getenv("SA_UNIT_TOKEN"));
-	get_file(dst, buf, sizeof(buf));
+	assert_true(ut_read_file(dst, buf, sizeof(buf)) >= 0);
 	assert_string_equal(buf, "from the environment");
 	/* The variable is gone; a second application must not call that a missing variable. */
 	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
@@ -261,8 +228,8 @@ static void test_selection(void **state)
 
 	snprintf(a_from, sizeof(a_from), "file:%s", a_src);
 	snprintf(b_from, sizeof(b_from), "file:%s", b_src);
-	put_str(a_src, "a1");
-	put_str(b_src, "b1");
+	ut_write_text(a_src, "a1", 0600);
+	ut_write_text(b_src, "b1", 0600);
 	add_secret(f, "a", a_from, a_dst, SFS_TYPE_OPAQUE);
 	add_secret(f, "b", b_from, b_dst, SFS_TYPE_OPAQUE);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
@@ -270,7 +237,7 @@ static void test_selection(void **state)
 	assert_int_equal(nchanged, 1);
 	assert_int_equal(access(a_dst, F_OK), -1);
 	assert_false(m.rt[0].applied);
-	get_file(b_dst, buf, sizeof(buf));
+	assert_true(ut_read_file(b_dst, buf, sizeof(buf)) >= 0);
 	assert_string_equal(buf, "b1");
 	materializer_free(&m);
 }
@@ -292,22 +259,22 @@ static void test_invalid_update_keeps_old(void **state)
 	len = fread(pem, 1, sizeof(pem), p);
 	assert_int_equal(pclose(p), 0);
 	assert_true(len > 100);
-	put_file(src, pem, len);
+	ut_write_file(src, pem, len, 0600);
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "signing_key", from, dst, SFS_TYPE_ED25519);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	assert_int_equal(strlen(m.rt[0].fingerprint), 64);
-	get_file(dst, old, sizeof(old));
+	assert_true(ut_read_file(dst, old, sizeof(old)) >= 0);
 	memcpy(hash_before, m.rt[0].source_hash, 32);
 
-	put_str(src, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+	ut_write_text(src, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0600);
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_INVALID);
-	get_file(dst, now, sizeof(now));
+	assert_true(ut_read_file(dst, now, sizeof(now)) >= 0);
 	assert_string_equal(old, now);
 	assert_memory_equal(m.rt[0].source_hash, hash_before, 32);
 
-	put_file(src, pem, len);
+	ut_write_file(src, pem, len, 0600);
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
 	materializer_free(&m);
 }
@@ -323,7 +290,7 @@ static void test_dirs_after_validation(void **state)
 	f->dirs[0] =
 	    (struct dir_cfg){.path = logs, .mode = 0750, .uid = geteuid(), .gid = getegid()};
 	f->cfg.ndirs = 1;
-	put_str(src, "not a key");
+	ut_write_text(src, "not a key", 0600);
 	snprintf(from, sizeof(from), "file:%s", src);
 	add_secret(f, "k", from, path(f, "app/k"), SFS_TYPE_ED25519);
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
@@ -371,13 +338,13 @@ static void test_tls_pair_checked_when_cert_changes(void **state)
 	f->secrets[1].cert_index = 0;
 	assert_int_equal(materializer_init(&m, &f->cfg), 0);
 	assert_int_equal(apply(&m, NULL, NULL), EXIT_OK);
-	get_file(f->paths[0], before, sizeof(before));
+	assert_true(ut_read_file(f->paths[0], before, sizeof(before)) >= 0);
 
 	/* Only the certificate's source changes (and only it is in the rotation's set). */
 	snprintf(cmd, sizeof(cmd), "cp %s/other.crt %s/tls.crt", d, d);
 	openssl_cmd(cmd);
 	assert_int_equal(apply(&m, (bool[]){true, false}, NULL), EXIT_INVALID);
-	get_file(f->paths[0], after, sizeof(after));
+	assert_true(ut_read_file(f->paths[0], after, sizeof(after)) >= 0);
 	assert_string_equal(before, after);
 	materializer_free(&m);
 }

@@ -9,41 +9,39 @@
 /* clang-format on */
 
 #include "secrets/mountinfo.h"
+#include "test_files.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char fixture_path[] = "/tmp/mountinfo-test-XXXXXX";
+static char fixture_dir[64];
+static char fixture_path[PATH_MAX];
 
 static int setup(void **state)
 {
-	int fd = mkstemp(fixture_path);
-	FILE *f;
-
 	(void)state;
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs("22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
-	      "1301 1290 0:52 / /var/run/secrets/kubernetes.io/serviceaccount ro,relatime - tmpfs "
-	      "tmpfs rw,size=65536k\n"
-	      "1302 1290 259:2 /var/lib/kubelet/pods/uid/volume-subpaths/ca/app/0 "
-	      "/app/certs/root.crt ro,relatime - ext4 /dev/root rw\n"
-	      "1303 1290 0:60 / /mnt/with\\040space rw - tmpfs tmpfs rw\n",
-	      f);
-	assert_int_equal(fclose(f), 0);
+	assert_int_equal(ut_tmpdir_make(fixture_dir, sizeof(fixture_dir), "mountinfo-test"), 0);
+	ut_write_text(
+	    ut_path(fixture_path, fixture_dir, "mountinfo"),
+	    "22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+	    "1301 1290 0:52 / /var/run/secrets/kubernetes.io/serviceaccount ro,relatime - "
+	    "tmpfs tmpfs rw,size=65536k\n"
+	    "1302 1290 259:2 /var/lib/kubelet/pods/uid/volume-subpaths/ca/app/0 "
+	    "/app/certs/root.crt ro,relatime - ext4 /dev/root rw\n"
+	    "1303 1290 0:60 / /mnt/with\\040space rw - tmpfs tmpfs rw\n",
+	    0600);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	unlink(fixture_path);
-	return 0;
+	return ut_tmpdir_remove(fixture_dir) < 0 ? -1 : 0;
 }
 
 static void subpath_file_is_a_mount_point(void **state)

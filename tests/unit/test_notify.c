@@ -15,6 +15,7 @@
 #include "proc/signals.h"
 #include "proc/supervise.h"
 #include "secrets/notify.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,11 +100,7 @@ static int hups_within(struct listener *l, int ms)
 
 static void write_text(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	ut_write_text(path, text, mode);
 	assert_int_equal(chmod(path, mode), 0);
 }
 
@@ -120,8 +117,7 @@ static int setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	strcpy(fx->dir, "/tmp/notify-test-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(ut_tmpdir_make(fx->dir, sizeof(fx->dir), "notify-test"), 0);
 	snprintf(fx->pidfile, sizeof(fx->pidfile), "%s/service.pid", fx->dir);
 	assert_int_equal(ev_init(&fx->loop), 0);
 	{
@@ -140,12 +136,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char cmd[96];
 
 	supervisor_destroy(fx->sv);
 	ev_close(&fx->loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ut_tmpdir_remove(fx->dir), 0);
 	free(fx);
 	return 0;
 }

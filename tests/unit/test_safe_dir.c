@@ -12,6 +12,7 @@
 
 #include "secret_fs/atomic_write.h"
 #include "secret_fs/safe_dir.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +28,6 @@
 #define INTRUDER_UID 4242
 
 static char tmpdir[64];
-
-static char *at(char *buf, const char *rel)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, rel);
-	return buf;
-}
 
 static struct sfs_dir_opts target_opts(void)
 {
@@ -94,13 +89,13 @@ static void creates_with_owner_and_mode(void **state)
 	struct sfs_error err = {0};
 	(void)state;
 
-	assert_int_equal(open_dir(at(p, "c1/a/b"), &o, &err), 0);
-	assert_dir(at(p, "c1"), TARGET_UID, TARGET_GID, 0750);
-	assert_dir(at(p, "c1/a"), TARGET_UID, TARGET_GID, 0750);
-	assert_dir(at(p, "c1/a/b"), TARGET_UID, TARGET_GID, 0700);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "c1/a/b"), &o, &err), 0);
+	assert_dir(ut_path(p, tmpdir, "c1"), TARGET_UID, TARGET_GID, 0750);
+	assert_dir(ut_path(p, tmpdir, "c1/a"), TARGET_UID, TARGET_GID, 0750);
+	assert_dir(ut_path(p, tmpdir, "c1/a/b"), TARGET_UID, TARGET_GID, 0700);
 	/* Opening again changes nothing and succeeds. */
-	assert_int_equal(open_dir(at(p, "c1/a/b"), &o, &err), 0);
-	assert_dir(at(p, "c1/a/b"), TARGET_UID, TARGET_GID, 0700);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "c1/a/b"), &o, &err), 0);
+	assert_dir(ut_path(p, tmpdir, "c1/a/b"), TARGET_UID, TARGET_GID, 0700);
 }
 
 static void root_owned_parents(void **state)
@@ -113,10 +108,10 @@ static void root_owned_parents(void **state)
 	o.parents_root_owned = true;
 	o.parent_mode = 0755;
 	o.mode = 0750;
-	assert_int_equal(open_dir(at(p, "c2/x/logs"), &o, &err), 0);
-	assert_dir(at(p, "c2"), 0, 0, 0755);
-	assert_dir(at(p, "c2/x"), 0, 0, 0755);
-	assert_dir(at(p, "c2/x/logs"), TARGET_UID, TARGET_GID, 0750);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "c2/x/logs"), &o, &err), 0);
+	assert_dir(ut_path(p, tmpdir, "c2"), 0, 0, 0755);
+	assert_dir(ut_path(p, tmpdir, "c2/x"), 0, 0, 0755);
+	assert_dir(ut_path(p, tmpdir, "c2/x/logs"), TARGET_UID, TARGET_GID, 0750);
 }
 
 static void no_chown_means_invoking_owner(void **state)
@@ -127,9 +122,9 @@ static void no_chown_means_invoking_owner(void **state)
 	(void)state;
 
 	o.owner.chown = false;
-	assert_int_equal(open_dir(at(p, "c3/y"), &o, &err), 0);
-	assert_dir(at(p, "c3"), geteuid(), getegid(), 0750);
-	assert_dir(at(p, "c3/y"), geteuid(), getegid(), 0700);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "c3/y"), &o, &err), 0);
+	assert_dir(ut_path(p, tmpdir, "c3"), geteuid(), getegid(), 0750);
+	assert_dir(ut_path(p, tmpdir, "c3/y"), geteuid(), getegid(), 0700);
 }
 
 static void existing_dirs_left_alone_unless_owned(void **state)
@@ -140,7 +135,7 @@ static void existing_dirs_left_alone_unless_owned(void **state)
 	(void)state;
 
 	/* Someone else's directory: never chmod'ed, even when enforcing. */
-	make_dir(at(p, "c4"), 0755, 2000, 2000);
+	make_dir(ut_path(p, tmpdir, "c4"), 0755, 2000, 2000);
 	o.enforce_final = true;
 	assert_int_equal(open_dir(p, &o, &err), 0);
 	assert_dir(p, 2000, 2000, 0755);
@@ -164,21 +159,21 @@ static void symlink_as_final_dir_refused(void **state)
 	struct sfs_file_opts fo = {.owner = o.owner, .mode = 0400};
 	(void)state;
 
-	assert_int_equal(mkdir(at(outside, "outside1"), 0755), 0);
-	assert_int_equal(mkdir(at(p, "home1"), 0755), 0);
-	assert_int_equal(symlink(outside, at(p, "home1/keys")), 0);
+	assert_int_equal(mkdir(ut_path(outside, tmpdir, "outside1"), 0755), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "home1"), 0755), 0);
+	assert_int_equal(symlink(outside, ut_path(p, tmpdir, "home1/keys")), 0);
 	assert_int_equal(lchown(p, TARGET_UID, TARGET_GID), 0);
 
 	assert_int_equal(open_dir(p, &o, &err), -ELOOP);
 	assert_non_null(strstr(err.msg, p));
 	assert_non_null(strstr(err.msg, "uid 1000"));
 
-	assert_int_equal(
-	    sfs_write_file(at(q, "home1/keys/signing_key.pem"), "x", 1, &o, &fo, &changed, &err),
-	    -ELOOP);
+	assert_int_equal(sfs_write_file(ut_path(q, tmpdir, "home1/keys/signing_key.pem"), "x", 1,
+					&o, &fo, &changed, &err),
+			 -ELOOP);
 	assert_false(changed);
 	assert_non_null(strstr(err.msg, p));
-	assert_absent(at(q, "outside1/signing_key.pem"));
+	assert_absent(ut_path(q, tmpdir, "outside1/signing_key.pem"));
 }
 
 static void symlink_as_intermediate_refused(void **state)
@@ -188,14 +183,14 @@ static void symlink_as_intermediate_refused(void **state)
 	struct sfs_error err = {0};
 	(void)state;
 
-	assert_int_equal(mkdir(at(outside, "outside2"), 0755), 0);
-	assert_int_equal(symlink(outside, at(p, "mid")), 0);
+	assert_int_equal(mkdir(ut_path(outside, tmpdir, "outside2"), 0755), 0);
+	assert_int_equal(symlink(outside, ut_path(p, tmpdir, "mid")), 0);
 	assert_int_equal(lchown(p, INTRUDER_UID, INTRUDER_UID), 0);
 
-	assert_int_equal(open_dir(at(q, "mid/deeper/keys"), &o, &err), -ELOOP);
+	assert_int_equal(open_dir(ut_path(q, tmpdir, "mid/deeper/keys"), &o, &err), -ELOOP);
 	assert_non_null(strstr(err.msg, p));
 	assert_non_null(strstr(err.msg, "never followed"));
-	assert_absent(at(q, "outside2/deeper"));
+	assert_absent(ut_path(q, tmpdir, "outside2/deeper"));
 }
 
 /* A root-owned link inside a directory someone else owns is no system link. */
@@ -206,13 +201,13 @@ static void root_link_in_foreign_dir_refused(void **state)
 	struct sfs_error err = {0};
 	(void)state;
 
-	assert_int_equal(mkdir(at(outside, "outside3"), 0755), 0);
-	make_dir(at(p, "userdir"), 0755, INTRUDER_UID, INTRUDER_UID);
-	assert_int_equal(symlink(outside, at(p, "userdir/link")), 0);
+	assert_int_equal(mkdir(ut_path(outside, tmpdir, "outside3"), 0755), 0);
+	make_dir(ut_path(p, tmpdir, "userdir"), 0755, INTRUDER_UID, INTRUDER_UID);
+	assert_int_equal(symlink(outside, ut_path(p, tmpdir, "userdir/link")), 0);
 
-	assert_int_equal(open_dir(at(q, "userdir/link/keys"), &o, &err), -ELOOP);
+	assert_int_equal(open_dir(ut_path(q, tmpdir, "userdir/link/keys"), &o, &err), -ELOOP);
 	assert_non_null(strstr(err.msg, p));
-	assert_absent(at(q, "outside3/keys"));
+	assert_absent(ut_path(q, tmpdir, "outside3/keys"));
 }
 
 static void root_link_in_root_dir_followed(void **state)
@@ -225,28 +220,29 @@ static void root_link_in_root_dir_followed(void **state)
 	(void)state;
 
 	/* Like /var/run -> /run: absolute target, then a relative one with "..". */
-	assert_int_equal(mkdir(at(p, "sys"), 0755), 0);
-	assert_int_equal(mkdir(at(p, "sys/real"), 0755), 0);
-	assert_int_equal(mkdir(at(p, "sys/var"), 0755), 0);
-	assert_int_equal(symlink(at(q, "sys/real"), at(p, "sys/var/run")), 0);
-	assert_int_equal(symlink("../real", at(p, "sys/var/rel")), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "sys"), 0755), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "sys/real"), 0755), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "sys/var"), 0755), 0);
+	assert_int_equal(symlink(ut_path(q, tmpdir, "sys/real"), ut_path(p, tmpdir, "sys/var/run")),
+			 0);
+	assert_int_equal(symlink("../real", ut_path(p, tmpdir, "sys/var/rel")), 0);
 
-	assert_int_equal(sfs_dir_open(at(p, "sys/var/run/app"), &o, &fd, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(p, tmpdir, "sys/var/run/app"), &o, &fd, &err), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	close(fd);
-	assert_dir(at(p, "sys/real/app"), TARGET_UID, TARGET_GID, 0700);
+	assert_dir(ut_path(p, tmpdir, "sys/real/app"), TARGET_UID, TARGET_GID, 0700);
 
-	assert_int_equal(sfs_dir_open(at(p, "sys/var/rel/app2"), &o, &fd, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(p, tmpdir, "sys/var/rel/app2"), &o, &fd, &err), 0);
 	close(fd);
-	assert_dir(at(p, "sys/real/app2"), TARGET_UID, TARGET_GID, 0700);
+	assert_dir(ut_path(p, tmpdir, "sys/real/app2"), TARGET_UID, TARGET_GID, 0700);
 
 	/* The link as the final directory itself. */
-	assert_int_equal(sfs_dir_open(at(p, "sys/var/run"), &o, &fd, &err), 0);
+	assert_int_equal(sfs_dir_open(ut_path(p, tmpdir, "sys/var/run"), &o, &fd, &err), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	close(fd);
 	{
 		struct stat real;
-		assert_int_equal(stat(at(q, "sys/real"), &real), 0);
+		assert_int_equal(stat(ut_path(q, tmpdir, "sys/real"), &real), 0);
 		assert_int_equal(st.st_ino, real.st_ino);
 	}
 }
@@ -258,10 +254,10 @@ static void link_loop_bounded(void **state)
 	struct sfs_error err = {0};
 	(void)state;
 
-	assert_int_equal(mkdir(at(p, "loop"), 0755), 0);
-	assert_int_equal(symlink(at(q, "loop/b"), at(p, "loop/a")), 0);
-	assert_int_equal(symlink(at(q, "loop/a"), at(p, "loop/b")), 0);
-	assert_int_equal(open_dir(at(p, "loop/a/x"), &o, &err), -ELOOP);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "loop"), 0755), 0);
+	assert_int_equal(symlink(ut_path(q, tmpdir, "loop/b"), ut_path(p, tmpdir, "loop/a")), 0);
+	assert_int_equal(symlink(ut_path(q, tmpdir, "loop/a"), ut_path(p, tmpdir, "loop/b")), 0);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "loop/a/x"), &o, &err), -ELOOP);
 	assert_non_null(strstr(err.msg, "too many"));
 
 	/* A trusted link whose target holds a name longer than NAME_MAX: refused, not cut
@@ -273,8 +269,9 @@ static void link_loop_bounded(void **state)
 		target[sizeof(target) - 1] = '\0';
 		snprintf(cut, sizeof(cut), "%s/loop/%.*s", tmpdir, NAME_MAX, target);
 		assert_int_equal(mkdir(cut, 0700), 0);
-		assert_int_equal(symlink(target, at(p, "loop/long")), 0);
-		assert_int_equal(open_dir(at(p, "loop/long/x"), &o, &err), -ENAMETOOLONG);
+		assert_int_equal(symlink(target, ut_path(p, tmpdir, "loop/long")), 0);
+		assert_int_equal(open_dir(ut_path(p, tmpdir, "loop/long/x"), &o, &err),
+				 -ENAMETOOLONG);
 		strcat(cut, "/x");
 		assert_absent(cut);
 	}
@@ -288,14 +285,14 @@ static void planted_dir_in_sticky_dir_refused(void **state)
 	(void)state;
 
 	/* A private /tmp: root-owned, 1777. */
-	make_dir(at(p, "stmp"), 01777, 0, 0);
-	make_dir(at(p, "stmp/keys"), 0777, INTRUDER_UID, INTRUDER_UID);
+	make_dir(ut_path(p, tmpdir, "stmp"), 01777, 0, 0);
+	make_dir(ut_path(p, tmpdir, "stmp/keys"), 0777, INTRUDER_UID, INTRUDER_UID);
 
-	assert_int_equal(open_dir(at(p, "stmp/keys"), &o, &err), -EPERM);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "stmp/keys"), &o, &err), -EPERM);
 	assert_non_null(strstr(err.msg, p));
 	assert_non_null(strstr(err.msg, "uid 4242"));
-	assert_int_equal(open_dir(at(q, "stmp/keys/sub"), &o, &err), -EPERM);
-	assert_absent(at(q, "stmp/keys/sub"));
+	assert_int_equal(open_dir(ut_path(q, tmpdir, "stmp/keys/sub"), &o, &err), -EPERM);
+	assert_absent(ut_path(q, tmpdir, "stmp/keys/sub"));
 	assert_dir(p, INTRUDER_UID, INTRUDER_UID, 0777);
 
 	/* The same directory owned by the target owner or root is fine. */
@@ -305,8 +302,8 @@ static void planted_dir_in_sticky_dir_refused(void **state)
 	assert_int_equal(open_dir(p, &o, &err), 0);
 
 	/* Below a non-sticky parent the rule does not apply. */
-	make_dir(at(p, "plain"), 0755, 0, 0);
-	make_dir(at(p, "plain/keys"), 0755, INTRUDER_UID, INTRUDER_UID);
+	make_dir(ut_path(p, tmpdir, "plain"), 0755, 0, 0);
+	make_dir(ut_path(p, tmpdir, "plain/keys"), 0755, INTRUDER_UID, INTRUDER_UID);
 	assert_int_equal(open_dir(p, &o, &err), 0);
 	assert_dir(p, INTRUDER_UID, INTRUDER_UID, 0755);
 }
@@ -319,19 +316,19 @@ static void other_errors(void **state)
 	int fd;
 	(void)state;
 
-	fd = open(at(p, "afile"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	fd = open(ut_path(p, tmpdir, "afile"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(open_dir(at(q, "afile/sub"), &o, &err), -ENOTDIR);
+	assert_int_equal(open_dir(ut_path(q, tmpdir, "afile/sub"), &o, &err), -ENOTDIR);
 	assert_non_null(strstr(err.msg, p));
 
 	o.create = false;
-	assert_int_equal(open_dir(at(p, "nothere/sub"), &o, &err), -ENOENT);
-	assert_absent(at(q, "nothere"));
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "nothere/sub"), &o, &err), -ENOENT);
+	assert_absent(ut_path(q, tmpdir, "nothere"));
 
 	o.create = true;
 	assert_int_equal(open_dir("relative/dir", &o, &err), -EINVAL);
-	assert_int_equal(open_dir(at(p, "c1/../c1"), &o, &err), -EINVAL);
+	assert_int_equal(open_dir(ut_path(p, tmpdir, "c1/../c1"), &o, &err), -EINVAL);
 	assert_int_equal(open_dir("/", &o, &err), 0);
 }
 
@@ -350,8 +347,6 @@ int main(void)
 	    cmocka_unit_test(planted_dir_in_sticky_dir_refused),
 	    cmocka_unit_test(other_errors),
 	};
-	char cmd[128];
-	int r;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_safe_dir: skipped, needs root to create directories and "
@@ -359,12 +354,5 @@ int main(void)
 		return 77;
 	}
 	umask(077);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-safedir.XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return r;
+	return ut_run_group_in_tmpdir(tests, tmpdir, "sfs-test-safedir");
 }

@@ -11,6 +11,7 @@
 /* clang-format on */
 
 #include "secret_fs/source.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,21 +24,6 @@
 #include <unistd.h>
 
 static char tmpdir[64];
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
-static char *join(char *buf, const char *name)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", tmpdir, name);
-	return buf;
-}
 
 static int read_spec(const char *spec, size_t max, bool keep, struct sfs_secret *out,
 		     struct sfs_error *err)
@@ -244,13 +230,14 @@ static void file_through_symlink_farm(void **state)
 	(void)state;
 
 	/* The layout kubelet's AtomicWriter produces for a Secret volume. */
-	assert_int_equal(mkdir(join(p, "vol"), 0755), 0);
-	assert_int_equal(mkdir(join(p, "vol/..2026_11_28_14_22_04.123"), 0755), 0);
-	write_file(join(p, "vol/..2026_11_28_14_22_04.123/root.crt"), cert, sizeof(cert) - 1);
-	assert_int_equal(symlink("..2026_11_28_14_22_04.123", join(p, "vol/..data")), 0);
-	assert_int_equal(symlink("..data/root.crt", join(p, "vol/root.crt")), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "vol"), 0755), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "vol/..2026_11_28_14_22_04.123"), 0755), 0);
+	ut_write_file(ut_path(p, tmpdir, "vol/..2026_11_28_14_22_04.123/root.crt"), cert,
+		      sizeof(cert) - 1, 0600);
+	assert_int_equal(symlink("..2026_11_28_14_22_04.123", ut_path(p, tmpdir, "vol/..data")), 0);
+	assert_int_equal(symlink("..data/root.crt", ut_path(p, tmpdir, "vol/root.crt")), 0);
 
-	snprintf(spec, sizeof(spec), "file:%s", join(q, "vol/root.crt"));
+	snprintf(spec, sizeof(spec), "file:%s", ut_path(q, tmpdir, "vol/root.crt"));
 	assert_int_equal(read_spec(spec, 0, false, &sec, &err), 0);
 	assert_int_equal(sec.len, sizeof(cert) - 1);
 	assert_memory_equal(sec.data, cert, sec.len);
@@ -271,7 +258,7 @@ static void file_limits_and_errors(void **state)
 	(void)state;
 
 	memset(big, 'x', sizeof(big));
-	write_file(join(p, "big"), big, sizeof(big));
+	ut_write_file(ut_path(p, tmpdir, "big"), big, sizeof(big), 0600);
 	snprintf(spec, sizeof(spec), "file:%s", p);
 	assert_int_equal(read_spec(spec, SFS_MAX_KEY_BYTES, false, &sec, &err), -EFBIG);
 	assert_int_equal(err.code, -EFBIG);
@@ -282,18 +269,18 @@ static void file_limits_and_errors(void **state)
 	}
 	assert_null(sec.data);
 
-	write_file(join(p, "exact"), big, 8192);
+	ut_write_file(ut_path(p, tmpdir, "exact"), big, 8192, 0600);
 	snprintf(spec, sizeof(spec), "file:%s", p);
 	assert_int_equal(read_spec(spec, SFS_MAX_KEY_BYTES, false, &sec, &err), 0);
 	assert_int_equal(sec.len, 8192);
 	sfs_secret_free(&sec);
 
-	write_file(join(p, "empty"), "", 0);
+	ut_write_file(ut_path(p, tmpdir, "empty"), "", 0, 0600);
 	snprintf(spec, sizeof(spec), "file:%s", p);
 	assert_int_equal(read_spec(spec, 0, false, &sec, &err), -ENODATA);
 	assert_non_null(strstr(err.msg, "empty"));
 
-	snprintf(spec, sizeof(spec), "file:%s", join(p, "missing"));
+	snprintf(spec, sizeof(spec), "file:%s", ut_path(p, tmpdir, "missing"));
 	assert_int_equal(read_spec(spec, 0, false, &sec, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, p));
 
@@ -309,17 +296,17 @@ static void cred_source(void **state)
 	struct sfs_error err = {0};
 	(void)state;
 
-	assert_int_equal(mkdir(join(p, "creds"), 0700), 0);
-	write_file(join(p, "creds/signing_key"), "cred-bytes", 10);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "creds"), 0700), 0);
+	ut_write_file(ut_path(p, tmpdir, "creds/signing_key"), "cred-bytes", 10, 0600);
 
 	unsetenv("CREDENTIALS_DIRECTORY");
 	assert_int_equal(read_spec("cred:signing_key", 0, false, &sec, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "CREDENTIALS_DIRECTORY"));
 
-	setenv("CREDENTIALS_DIRECTORY", join(p, "creds"), 1);
+	setenv("CREDENTIALS_DIRECTORY", ut_path(p, tmpdir, "creds"), 1);
 	assert_int_equal(sfs_source_parse("cred:signing_key", &src, &err), 0);
 	assert_int_equal(sfs_source_path(&src, path, sizeof(path), &err), 0);
-	assert_string_equal(path, join(p, "creds/signing_key"));
+	assert_string_equal(path, ut_path(p, tmpdir, "creds/signing_key"));
 	assert_int_equal(sfs_source_read(&src, NULL, &sec, &err), 0);
 	assert_int_equal(sec.len, 10);
 	assert_memory_equal(sec.data, "cred-bytes", 10);
@@ -413,19 +400,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(stdin_grows),
 	    cmocka_unit_test(stdin_over_limit),
 	};
-	char cmd[PATH_MAX + 16];
-	int r;
 
 	if (argc == 5 && strcmp(argv[1], "--env-probe") == 0)
 		return env_probe(argv);
 	if (sfs_init(NULL) < 0)
 		return 1;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sfs-test-source.XXXXXX");
-	if (!mkdtemp(tmpdir))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-	return r;
+	return ut_run_group_in_tmpdir(tests, tmpdir, "sfs-test-source");
 }

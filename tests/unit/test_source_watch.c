@@ -11,6 +11,7 @@
 #include "base/event_loop.h"
 #include "base/log.h"
 #include "secrets/source_watch.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,15 +53,6 @@ static void record(void *ctx, const bool *dirty, size_t n, enum source_watch_rea
 		rec->marked[i] += dirty[i];
 }
 
-static void write_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(content, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* Runs the loop until the recorder has seen `calls` callbacks or 5 s passed. */
 static void run_until(struct fixture *fx, unsigned calls)
 {
@@ -86,16 +78,15 @@ static int setup_with(void **state, uint64_t poll_ms)
 	const char *paths[NSECRETS];
 
 	assert_non_null(fx);
-	strcpy(fx->root, "/tmp/sw-test-XXXXXX");
-	assert_non_null(mkdtemp(fx->root));
+	assert_int_equal(ut_tmpdir_make(fx->root, sizeof(fx->root), "sw-test"), 0);
 	snprintf(fx->dir_a, sizeof(fx->dir_a), "%s/a", fx->root);
 	snprintf(fx->dir_b, sizeof(fx->dir_b), "%s/b", fx->root);
 	snprintf(fx->file_a, sizeof(fx->file_a), "%s/key.pem", fx->dir_a);
 	snprintf(fx->file_b, sizeof(fx->file_b), "%s/root.crt", fx->dir_b);
 	assert_int_equal(mkdir(fx->dir_a, 0700), 0);
 	assert_int_equal(mkdir(fx->dir_b, 0700), 0);
-	write_file(fx->file_a, "one");
-	write_file(fx->file_b, "one");
+	ut_write_text(fx->file_a, "one", 0666);
+	ut_write_text(fx->file_b, "one", 0666);
 	paths[0] = fx->file_a;
 	paths[1] = fx->file_b;
 	paths[2] = NULL; /* an env: source: never watched */
@@ -121,12 +112,10 @@ static int setup_poll(void **state)
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char cmd[128];
 
 	source_watch_destroy(fx->sw);
 	ev_close(&fx->loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->root);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ut_tmpdir_remove(fx->root), 0);
 	free(fx);
 	return 0;
 }
@@ -137,7 +126,7 @@ static void rename_over_marks_only_its_directory(void **state)
 	char tmp[160];
 
 	snprintf(tmp, sizeof(tmp), "%s/.key.tmp", fx->dir_a);
-	write_file(tmp, "two");
+	ut_write_text(tmp, "two", 0666);
 	assert_int_equal(rename(tmp, fx->file_a), 0);
 	run_until(fx, 1);
 	settle(fx);
@@ -152,7 +141,7 @@ static void in_place_write_marks(void **state)
 {
 	struct fixture *fx = *state;
 
-	write_file(fx->file_b, "two");
+	ut_write_text(fx->file_b, "two", 0666);
 	run_until(fx, 1);
 	assert_true(fx->rec.marked[1] >= 1);
 	assert_int_equal(fx->rec.marked[0], 0);
@@ -169,7 +158,7 @@ static void kubelet_data_swap_marks(void **state)
 	snprintf(tmp_link, sizeof(tmp_link), "%s/..data_tmp", fx->dir_b);
 	snprintf(data_link, sizeof(data_link), "%s/..data", fx->dir_b);
 	assert_int_equal(mkdir(ts, 0755), 0);
-	write_file(tsfile, "three");
+	ut_write_text(tsfile, "three", 0666);
 	settle(fx);
 	fx->rec.calls = 0;
 	memset(fx->rec.marked, 0, sizeof(fx->rec.marked));
@@ -199,7 +188,7 @@ static void deleted_and_recreated_directory_is_rearmed(void **state)
 	/* The new directory's events reach us: the watch is on the new inode. */
 	fx->rec.calls = 0;
 	memset(fx->rec.marked, 0, sizeof(fx->rec.marked));
-	write_file(fx->file_a, "again");
+	ut_write_text(fx->file_a, "again", 0666);
 	run_until(fx, 1);
 	assert_true(fx->rec.marked[0] >= 1);
 }
@@ -214,7 +203,7 @@ static void directory_replaced_by_rename_follows_the_path(void **state)
 	snprintf(moved, sizeof(moved), "%s/a.old", fx->root);
 	snprintf(staged_file, sizeof(staged_file), "%s/key.pem", staged);
 	assert_int_equal(mkdir(staged, 0700), 0);
-	write_file(staged_file, "four");
+	ut_write_text(staged_file, "four", 0666);
 	assert_int_equal(rename(fx->dir_a, moved), 0);
 	assert_int_equal(rename(staged, fx->dir_a), 0);
 	run_until(fx, 1);
@@ -226,10 +215,10 @@ static void directory_replaced_by_rename_follows_the_path(void **state)
 	fx->rec.calls = 0;
 	memset(fx->rec.marked, 0, sizeof(fx->rec.marked));
 	snprintf(staged_file, sizeof(staged_file), "%s/key.pem", moved);
-	write_file(staged_file, "stale");
+	ut_write_text(staged_file, "stale", 0666);
 	settle(fx);
 	assert_int_equal(fx->rec.marked[0], 0);
-	write_file(fx->file_a, "five");
+	ut_write_text(fx->file_a, "five", 0666);
 	run_until(fx, 1);
 	assert_true(fx->rec.marked[0] >= 1);
 }
