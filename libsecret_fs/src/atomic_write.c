@@ -3,6 +3,7 @@
 #include "fs_io.h"
 #include "secret_fs/secure_mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,6 +97,65 @@ static void random_suffix(char out[TEMP_SUFFIX_LEN + 1])
 	out[TEMP_SUFFIX_LEN] = '\0';
 }
 
+static bool is_suffix_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Exactly the shape create_temp gives: ".NAME." then TEMP_SUFFIX_LEN letters or digits. */
+static bool is_temp_name_of(const char *entry, const char *name, size_t name_len)
+{
+	const char *suffix;
+
+	if (entry[0] != '.' || strncmp(entry + 1, name, name_len) != 0 || entry[1 + name_len] != '.')
+		return false;
+	suffix = entry + 1 + name_len + 1;
+	for (size_t i = 0; i < TEMP_SUFFIX_LEN; i++)
+		if (!is_suffix_char(suffix[i]))
+			return false;
+	return suffix[TEMP_SUFFIX_LEN] == '\0';
+}
+
+/* A temp file that a crash left between write and rename holds the whole secret, under a name
+ * nothing ever looks at again. Before writing `name`, remove what earlier runs left for it:
+ * only regular files (never a link, a directory or anything else), with a single link, whose
+ * name has exactly our temp shape and whose owner is one we give temp files (the writer's
+ * uid before fchown, the target's owner after). Anything else is left alone. A directory we
+ * cannot list is skipped: this is hygiene, the write itself does not depend on it. Returns the
+ * number of files removed. */
+static unsigned remove_stale_temps(int dirfd, const char *name, const struct sfs_owner *owner)
+{
+	size_t name_len = strlen(name);
+	unsigned removed = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (!is_temp_name_of(de->d_name, name, name_len))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (st.st_uid != geteuid() && !(owner->chown && st.st_uid == owner->uid))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
+}
+
 static int create_temp(int dirfd, const char *name, const char *path, char *tmpname, size_t tmpsize,
 		       struct sfs_error *err)
 {
@@ -132,11 +192,15 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 	out->name[0] = '\0';
 	out->tmpname[0] = '\0';
 	out->unchanged = false;
+	out->stale_removed = 0;
 	snprintf(out->path, sizeof(out->path), "%s", path ? path : (name ? name : "?"));
 	path = out->path;
 	r = check_name(name, path, err);
 	if (r < 0)
 		return r;
+	/* Before anything else, unchanged content included: a leftover is removed even when
+	 * the target needs no rewrite. */
+	out->stale_removed = remove_stale_temps(dirfd, name, &opts->owner);
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return sfs_error_set(err, -EISDIR, "%s is a directory", path);

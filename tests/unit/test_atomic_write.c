@@ -550,6 +550,90 @@ static void syscall_order(void **state)
 	assert_content(target, "test-bytes");
 }
 
+static void plant(const char *dir, const char *name, uid_t uid)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "stale-secret", 12), 12);
+	assert_int_equal(fchown(fd, uid, uid), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return lstat(p, &st) == 0;
+}
+
+/* What a crash between write and rename leaves (".k.pem.XXXXXX", owned by the writer or
+ * already by the target's owner) is removed at the next write of k.pem, even one that finds
+ * the content unchanged; anything that only looks like it is left alone. */
+static void stale_temp_files_removed(void **state)
+{
+	static const char *const left_alone[] = {
+	    ".k.pem.Ab12C",   /* suffix too short */
+	    ".k.pem.Ab12Cd7", /* too long */
+	    ".k.pem.Ab-2Cd",  /* not a letter or digit */
+	    ".k.pemAb12Cde",  /* no dot */
+	    "k.pem.Ab12Cd",   /* no leading dot */
+	    ".j.pem.Ab12Cd",  /* another target's temp */
+	    ".k.pem.Other1",  /* owned by someone else (below) */
+	    ".k.pem.Link22",  /* a symlink */
+	    ".k.pem.Dir333",  /* a directory */
+	    ".k.pem.Hard44",  /* a second name of another file */
+	};
+	char d[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+	struct sfs_error err = {0};
+	bool changed = false;
+	(void)state;
+
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err),
+			 0);
+	at(d, "stale");
+	plant(d, ".k.pem.Ab12Cd", 0);		/* crashed before fchown */
+	plant(d, ".k.pem.zZ9yY8", TARGET_UID); /* crashed after fchown */
+	plant(d, ".k.pem.Ab12C", 0);
+	plant(d, ".k.pem.Ab12Cd7", 0);
+	plant(d, ".k.pem.Ab-2Cd", 0);
+	plant(d, ".k.pemAb12Cde", 0);
+	plant(d, "k.pem.Ab12Cd", 0);
+	plant(d, ".j.pem.Ab12Cd", 0);
+	plant(d, ".k.pem.Other1", 4242);
+	assert_int_equal(symlink("k.pem", at(p, "stale/.k.pem.Link22")), 0);
+	assert_int_equal(mkdir(at(p, "stale/.k.pem.Dir333"), 0700), 0);
+	plant(d, "hard-original", 0);
+	assert_int_equal(link(at(p, "stale/hard-original"), at(q, "stale/.k.pem.Hard44")), 0);
+
+	/* Same bytes: no rewrite, and still the leftovers go. */
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err),
+			 0);
+	assert_false(changed);
+	assert_false(exists(d, ".k.pem.Ab12Cd"));
+	assert_false(exists(d, ".k.pem.zZ9yY8"));
+	for (size_t i = 0; i < sizeof(left_alone) / sizeof(left_alone[0]); i++)
+		if (!exists(d, left_alone[i]))
+			fail_msg("%s was removed", left_alone[i]);
+	assert_true(exists(d, "hard-original"));
+	assert_content(at(p, "stale/k.pem"), "key-one");
+
+	/* And when the target is rewritten. */
+	plant(d, ".k.pem.AAAAAA", 0);
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-two", &key_opts, &changed, &err),
+			 0);
+	assert_true(changed);
+	assert_false(exists(d, ".k.pem.AAAAAA"));
+	assert_content(at(p, "stale/k.pem"), "key-two");
+	/* k.pem, hard-original and the ten look-alikes. */
+	assert_entries(d, 12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +648,7 @@ int main(void)
 	    cmocka_unit_test(syscall_order),
 	    cmocka_unit_test(full_fs_keeps_old_target),
 	    cmocka_unit_test(failed_stage_aborts_the_set),
+	    cmocka_unit_test(stale_temp_files_removed),
 	};
 	char cmd[128], full[PATH_MAX];
 	int r;

@@ -8,6 +8,10 @@
  *
  * Writes are two-phase so a set of files changes together or not at all: stage every file
  * (temp written and synced), then commit all; any staging failure aborts every staged temp.
+ *
+ * A crash between write and rename leaves a temp file holding the secret. Staging a name first
+ * removes such leftovers for that name: regular files with one link, named exactly
+ * ".NAME.XXXXXX" (six letters or digits), owned by the writer or by the target's owner.
  */
 #ifndef SECRET_FS_ATOMIC_WRITE_H
 #define SECRET_FS_ATOMIC_WRITE_H
@@ -31,11 +35,14 @@ struct sfs_staged {
 	char tmpname[NAME_MAX + 1]; /* temp name; empty when unchanged */
 	char path[PATH_MAX];        /* full target path, for messages */
 	bool unchanged;         /* target already has these bytes, owner and mode */
+	unsigned stale_removed; /* temp files an interrupted earlier write left, now removed */
 };
 
 /* Phase 1: stage `len` bytes for `name` inside `dirfd`. `path` is the full target path (for
  * messages). The target name itself is never followed: a symlink there is replaced, never
- * written through. Errors: -ENOSPC, -EACCES, -EPERM, -EISDIR, ...; no temp file is left. */
+ * written through. Leftover temp files of `name` are removed first (out->stale_removed counts
+ * them, also on failure). Errors: -ENOSPC, -EACCES, -EPERM, -EISDIR, ...; no temp file is
+ * left. */
 SFS_API int sfs_stage(int dirfd, const char *name, const char *path, const void *data,
 		      size_t len, const struct sfs_file_opts *opts, struct sfs_staged *out,
 		      struct sfs_error *err);
