@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* ".NAME.XXXXXX": the dot keeps it out of globs, the suffix makes it unguessable. */
@@ -78,6 +80,23 @@ out:
 	sfs_secret_free(&current);
 	close(fd);
 	return same;
+}
+
+/* Whether fsync buys anything in this directory. A materialized file is a copy that the agent
+ * writes again at every start from its source, so what it needs is atomicity, not durability:
+ * the rename alone already guarantees that no reader ever sees a partial file or a wrong mode,
+ * with or without fsync. On disk-backed filesystems fsync is kept anyway: after a power loss a
+ * rename can survive while the data blocks it points to did not (a zero-length or torn file
+ * until the next start rewrites it), and the service may read it before that. On tmpfs and
+ * ramfs nothing survives a power loss and fsync has nothing to flush, so the calls (two per
+ * file, one of them on the directory) are skipped. An unknown filesystem keeps them. */
+static bool wants_fsync(int dirfd)
+{
+	struct statfs fs;
+
+	if (fstatfs(dirfd, &fs) < 0)
+		return true;
+	return fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;
 }
 
 static void random_suffix(char out[TEMP_SUFFIX_LEN + 1])
@@ -201,6 +220,7 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 	/* Before anything else, unchanged content included: a leftover is removed even when
 	 * the target needs no rewrite. */
 	out->stale_removed = remove_stale_temps(dirfd, name, &opts->owner);
+	out->durable = wants_fsync(dirfd);
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return sfs_error_set(err, -EISDIR, "%s is a directory", path);
@@ -240,7 +260,7 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 		r = sfs_error_set(err, r, "cannot write %s: %s", path, strerror(-r));
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (out->durable && fsync(fd) < 0) {
 		r = sfs_error_set(err, -errno, "cannot sync %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -275,7 +295,7 @@ int sfs_commit(struct sfs_staged *st, struct sfs_error *err)
 	st->tmpname[0] = '\0';
 	/* The rename is durable only once the directory is synced. An O_PATH descriptor cannot
 	 * be synced, so reopen it readable when needed. */
-	if (fsync(st->dirfd) == 0)
+	if (!st->durable || fsync(st->dirfd) == 0)
 		goto out;
 	syncfd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* A directory we may write but not read cannot be synced by us; the rename stands. */

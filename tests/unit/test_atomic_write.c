@@ -550,6 +550,49 @@ static void syscall_order(void **state)
 	assert_content(target, "test-bytes");
 }
 
+/* On tmpfs a write is still a rename of a fully written temp (atomicity) but without fsync:
+ * nothing there outlives a power loss. syscall_order checks the fsyncs on a disk filesystem. */
+static void tmpfs_target_skips_fsync(void **state)
+{
+	const char *helpers = getenv("SFS_TEST_HELPERS");
+	char cmd[3 * PATH_MAX], log[PATH_MAX], dir[PATH_MAX], target[PATH_MAX], line[1024];
+	bool renamed = false;
+	int fsyncs = 0;
+	FILE *f;
+	(void)state;
+
+	snprintf(cmd, sizeof(cmd), "%s/fs_write", helpers ? helpers : "");
+	if (!have_tiny_fs || !helpers || access(cmd, X_OK) < 0 ||
+	    system("command -v strace >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "tmpfs_target_skips_fsync skipped: needs a private tmpfs mount, "
+				"strace and the fs_write helper\n");
+		skip();
+	}
+	assert_int_equal(mkdir(at(dir, "ram"), 0755), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"), 0);
+	at(log, "strace-tmpfs.log");
+	at(target, "ram/k.pem");
+	snprintf(cmd, sizeof(cmd),
+		 "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" strace -s 0 -o "
+		 "'%s' -e trace=fsync,fdatasync,syncfs,renameat,renameat2 '%s/fs_write' '%s' "
+		 "test-bytes 1000 1000 0400 >/dev/null",
+		 log, helpers, target);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(log, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "renameat", 8) == 0 && strstr(line, "\"k.pem\""))
+			renamed = true;
+		if (strstr(line, "sync"))
+			fsyncs++;
+	}
+	fclose(f);
+	assert_content(target, "test-bytes");
+	umount2(dir, MNT_DETACH);
+	assert_true(renamed);
+	assert_int_equal(fsyncs, 0);
+}
+
 static void plant(const char *dir, const char *name, uid_t uid)
 {
 	char p[PATH_MAX];
@@ -649,6 +692,7 @@ int main(void)
 	    cmocka_unit_test(full_fs_keeps_old_target),
 	    cmocka_unit_test(failed_stage_aborts_the_set),
 	    cmocka_unit_test(stale_temp_files_removed),
+	    cmocka_unit_test(tmpfs_target_skips_fsync),
 	};
 	char cmd[128], full[PATH_MAX];
 	int r;
