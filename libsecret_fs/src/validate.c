@@ -172,12 +172,50 @@ static int validate_tls_key(const struct sfs_validate_req *req, const struct sfs
 	r = parse_partner_bundle(req->cert, req->cert_len, "certificate", &certs, err);
 	if (r < 0)
 		goto out;
+	/* The certificate a key is deployed with is a leaf: the same window as a tls-cert secret
+	 * (its expiry warnings belong to the certificate's own validation). */
+	{
+		struct sfs_warnings scratch = {0};
+
+		r = sfs_x509_check_validity(certs, req_now(req), 0, &scratch, err);
+		if (r < 0) {
+			sfs_error_prefix(err, "certificate");
+			goto out;
+		}
+	}
 	r = sfs_tls_key_match(pkey, sk_X509_value(certs, 0), err);
 out:
 	sk_X509_pop_free(certs, X509_free);
 	EVP_PKEY_free(pkey);
 	sfs_ed25519_key_free(&key);
 	sfs_secret_free(&der);
+	return r;
+}
+
+/* A CA bundle is a trust store: after a CA rotation it keeps the old CA for a while, so a
+ * certificate outside its window is kept with a warning (or left out of the written bundle
+ * with omit_expired); only a bundle with no certificate inside its window is refused. */
+static int check_trust_bundle_validity(const struct sfs_validate_req *req, STACK_OF(X509) * certs,
+				       struct sfs_validate_result *res, struct sfs_error *err)
+{
+	int n = sk_X509_num(certs);
+	bool *inside = calloc((size_t)n, sizeof(*inside));
+	int r;
+
+	if (!inside)
+		return sfs_error_set(err, -ENOMEM, "out of memory");
+	r = sfs_x509_check_trust_validity(certs, req_now(req), req_warn_days(req),
+					  req->omit_expired, &res->warnings, inside, err);
+	if (r < 0 || !req->omit_expired)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (!inside[i]) {
+			sfs_secret_free(&res->canonical);
+			r = sfs_x509_bundle_encode(certs, inside, &res->canonical, err);
+			break;
+		}
+out:
+	free(inside);
 	return r;
 }
 
@@ -197,7 +235,10 @@ static int validate_certs(const struct sfs_validate_req *req, const struct sfs_s
 		goto out;
 	if (res->type == SFS_TYPE_AUTO)
 		res->type = sfs_x509_all_ca(certs) ? SFS_TYPE_X509 : SFS_TYPE_TLS_CERT;
-	r = sfs_x509_check_validity(certs, now, req_warn_days(req), &res->warnings, err);
+	if (res->type == SFS_TYPE_X509)
+		r = check_trust_bundle_validity(req, certs, res, err);
+	else
+		r = sfs_x509_check_validity(certs, now, req_warn_days(req), &res->warnings, err);
 	if (r < 0)
 		goto out;
 	if (res->type == SFS_TYPE_X509) {
