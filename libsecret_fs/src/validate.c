@@ -3,6 +3,7 @@
 #include "domain_tag.h"
 #include "ed25519_key.h"
 #include "key_id.h"
+#include "openssl_setup.h"
 #include "pem_armor.h"
 #include "pem_normalize.h"
 #include "private_key_pem.h"
@@ -313,6 +314,9 @@ int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate_result 
 		r = sfs_secret_from(&res->canonical, req->data, req->len, err);
 		goto out;
 	}
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		goto out;
 	max = is_key_type(req->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES;
 	r = sfs_pem_normalize(req->data, req->len, max, &text, &res->warnings, err);
 	if (r < 0)

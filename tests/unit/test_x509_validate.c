@@ -327,6 +327,13 @@ static void test_trust_bundle_keeps_expired(void **state)
 
 /* The certificate given with a tls-key is a leaf: outside its window the pair is refused, as
  * the tls-cert secret would be. */
+static void test_openssl_heap_is_wiped(void **state)
+{
+	(void)state;
+	/* Installed before main: OpenSSL's freed blocks (DER copies of keys) are wiped. */
+	assert_true(sfs_openssl_heap_wiped());
+}
+
 static void test_tls_key_with_expired_certificate(void **state)
 {
 	struct pki *p = *state;
@@ -588,6 +595,7 @@ int main(void)
 	    cmocka_unit_test(test_validity_window),
 	    cmocka_unit_test(test_trust_bundle_keeps_expired),
 	    cmocka_unit_test(test_tls_key_with_expired_certificate),
+	    cmocka_unit_test(test_openssl_heap_is_wiped),
 	    cmocka_unit_test(test_expiry_warning),
 	    cmocka_unit_test(test_not_a_ca),
 	    cmocka_unit_test(test_self_issued_must_verify_itself),

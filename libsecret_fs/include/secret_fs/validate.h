@@ -80,6 +80,11 @@ SFS_API int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate
 			 struct sfs_error *err);
 SFS_API void sfs_validate_result_free(struct sfs_validate_result *res);
 
+/* True when every block OpenSSL frees is wiped first, so that no freed copy of a TLS key's
+ * numbers stays in the heap (set up before main; false only when OpenSSL had allocated
+ * before this library was loaded: the caller should warn). */
+SFS_API bool sfs_openssl_heap_wiped(void);
+
 /* Domain tag syntax: 1..255 bytes of [A-Za-z0-9._:/-]. Returns 0 or -EINVAL with a reason. */
 SFS_API int sfs_domain_check(const char *tag, struct sfs_error *err);
 
