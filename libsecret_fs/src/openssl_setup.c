@@ -70,12 +70,22 @@ bool sfs_openssl_heap_wiped(void)
 	return heap_wiped;
 }
 
+static bool started;
+
 int sfs_openssl_ready(struct sfs_error *err)
 {
+	if (started)
+		return 0;
 	/* The same options as sfs_init, whichever comes first: the first call's options win. */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
 				    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
 				NULL) != 1)
 		return sfs_error_set(err, -EIO, "cannot initialise OpenSSL");
+	started = true;
 	return 0;
+}
+
+bool sfs_openssl_started(void)
+{
+	return started;
 }

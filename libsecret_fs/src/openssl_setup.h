@@ -4,8 +4,14 @@
 
 #include "secret_fs/error.h"
 
+#include <stdbool.h>
+
 /* Initialises OpenSSL on first use (no openssl.cnf, no cipher table, no error strings; see
  * sfs_init) and is cheap after that. Returns 0 or -EIO. */
 int sfs_openssl_ready(struct sfs_error *err);
+
+/* True once sfs_openssl_ready succeeded. Until then this library has not touched OpenSSL, and
+ * clearing its error queue would only start it. */
+bool sfs_openssl_started(void);
 
 #endif

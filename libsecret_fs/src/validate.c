@@ -67,12 +67,12 @@ static void fill_key_info(const struct sfs_ed25519_key *key, struct sfs_validate
 	sfs_fingerprint_jwk(key->pk, res->jwk_thumbprint);
 }
 
-/* Steps 9-18 on a decoded DER; `domain_checks` is false for a TLS key (no self-test tag). */
+/* Steps 9-18 on a decoded DER; `cross_check` has OpenSSL derive and sign too. */
 static int check_ed25519_der(const struct sfs_validate_req *req, const struct sfs_secret *der,
-			     struct sfs_ed25519_key *key, struct sfs_validate_result *res,
-			     struct sfs_error *err)
+			     bool cross_check, struct sfs_ed25519_key *key,
+			     struct sfs_validate_result *res, struct sfs_error *err)
 {
-	int r = sfs_ed25519_from_der(der->data, der->len, key, err);
+	int r = sfs_ed25519_from_der(der->data, der->len, cross_check, key, err);
 	if (r < 0)
 		return r;
 	if (req->domain) {
@@ -109,7 +109,12 @@ static int validate_ed25519(const struct sfs_validate_req *req, const struct sfs
 	r = sfs_private_key_pem_decode((const char *)text->data, text->len, &der, err);
 	if (r < 0)
 		goto out;
-	r = check_ed25519_der(req, &der, &key, res, err);
+	/* An Ed25519 key alone never starts OpenSSL: the DER has a fixed shape we match byte for
+	 * byte and libsodium does the maths, self-test included. OpenSSL's start-up (provider,
+	 * name maps, first algorithm fetch) cost more than everything else validate does for one
+	 * key, and the second library's agreement bought no check that libsodium's own sign and
+	 * verify over the derived key does not already make. */
+	r = check_ed25519_der(req, &der, false, &key, res, err);
 out:
 	sfs_ed25519_key_free(&key);
 	sfs_secret_free(&der);
@@ -151,11 +156,15 @@ static int validate_tls_key(const struct sfs_validate_req *req, const struct sfs
 				  "given");
 		goto out;
 	}
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		goto out;
 	r = sfs_private_key_pem_decode((const char *)text->data, text->len, &der, err);
 	if (r < 0)
 		goto out;
 	if (sfs_der_is_ed25519(der.data, der.len)) {
-		r = check_ed25519_der(req, &der, &key, res, err);
+		/* OpenSSL is running for the certificate anyway: the cross-check is cheap here. */
+		r = check_ed25519_der(req, &der, true, &key, res, err);
 		if (r < 0)
 			goto out;
 		/* The key checked above, not a second derivation. */
@@ -227,6 +236,9 @@ static int validate_certs(const struct sfs_validate_req *req, const struct sfs_s
 	time_t now = req_now(req);
 	int r;
 
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		goto out;
 	r = sfs_x509_bundle_parse((const char *)text->data, text->len, &certs, &res->canonical,
 				  &res->warnings, err);
 	if (r < 0)
@@ -314,9 +326,6 @@ int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate_result 
 		r = sfs_secret_from(&res->canonical, req->data, req->len, err);
 		goto out;
 	}
-	r = sfs_openssl_ready(err);
-	if (r < 0)
-		goto out;
 	max = is_key_type(req->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES;
 	r = sfs_pem_normalize(req->data, req->len, max, &text, &res->warnings, err);
 	if (r < 0)
@@ -363,7 +372,8 @@ out:
 		sfs_secret_free(&res->canonical);
 	else
 		sfs_secret_readonly(&res->canonical);
-	ERR_clear_error();
+	if (sfs_openssl_started())
+		ERR_clear_error();
 	return r;
 }
 
