@@ -35,8 +35,8 @@ static void fill(char *buf, int i)
 
 static int raw_write(int dirfd, const char *data, bool sync)
 {
-	int fd = openat(dirfd, ".raw.tmp", O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_WRONLY,
-			0600);
+	int fd =
+	    openat(dirfd, ".raw.tmp", O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_WRONLY, 0600);
 
 	if (fd < 0 || fchmod(fd, 0400) < 0 || write(fd, data, FILE_LEN) != FILE_LEN ||
 	    (sync && fsync(fd) < 0) || close(fd) < 0)
@@ -98,9 +98,10 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	fstype = fs.f_type == TMPFS_MAGIC ? "tmpfs" : fs.f_type == RAMFS_MAGIC ? "ramfs"
-						 : fs.f_type == EXT4_SUPER_MAGIC ? "ext4"
-										  : "other";
+	fstype = fs.f_type == TMPFS_MAGIC	 ? "tmpfs"
+		 : fs.f_type == RAMFS_MAGIC	 ? "ramfs"
+		 : fs.f_type == EXT4_SUPER_MAGIC ? "ext4"
+						 : "other";
 	printf("directory: %s (%s), %d writes of %d bytes\n", argv[1], fstype, n, FILE_LEN);
 	printf("with fsync:    %8.1f us/write\n", bench_raw(dirfd, n, true));
 	printf("without fsync: %8.1f us/write\n", bench_raw(dirfd, n, false));

@@ -126,7 +126,8 @@ static bool is_temp_name_of(const char *entry, const char *name, size_t name_len
 {
 	const char *suffix;
 
-	if (entry[0] != '.' || strncmp(entry + 1, name, name_len) != 0 || entry[1 + name_len] != '.')
+	if (entry[0] != '.' || strncmp(entry + 1, name, name_len) != 0 ||
+	    entry[1 + name_len] != '.')
 		return false;
 	suffix = entry + 1 + name_len + 1;
 	for (size_t i = 0; i < TEMP_SUFFIX_LEN; i++)

@@ -2,8 +2,8 @@
 
 #include "secret_fs/validate.h"
 
-#include <malloc.h>
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>

@@ -49,8 +49,8 @@ int sfs_x509_check_validity(STACK_OF(X509) * certs, time_t now, int warn_days,
 			    struct sfs_warnings *w, struct sfs_error *err)
 {
 	for (int i = 0; i < sk_X509_num(certs); i++) {
-		int r = check_one_validity(sk_X509_value(certs, i), (size_t)i, now, warn_days, w,
-					   err);
+		int r =
+		    check_one_validity(sk_X509_value(certs, i), (size_t)i, now, warn_days, w, err);
 		if (r < 0)
 			return r;
 	}

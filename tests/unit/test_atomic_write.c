@@ -569,7 +569,8 @@ static void tmpfs_target_skips_fsync(void **state)
 		skip();
 	}
 	assert_int_equal(mkdir(at(dir, "ram"), 0755), 0);
-	assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"),
+			 0);
 	at(log, "strace-tmpfs.log");
 	at(target, "ram/k.pem");
 	snprintf(cmd, sizeof(cmd),
@@ -637,10 +638,9 @@ static void stale_temp_files_removed(void **state)
 	bool changed = false;
 	(void)state;
 
-	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err),
-			 0);
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err), 0);
 	at(d, "stale");
-	plant(d, ".k.pem.Ab12Cd", 0);		/* crashed before fchown */
+	plant(d, ".k.pem.Ab12Cd", 0);	       /* crashed before fchown */
 	plant(d, ".k.pem.zZ9yY8", TARGET_UID); /* crashed after fchown */
 	plant(d, ".k.pem.Ab12C", 0);
 	plant(d, ".k.pem.Ab12Cd7", 0);
@@ -655,8 +655,7 @@ static void stale_temp_files_removed(void **state)
 	assert_int_equal(link(at(p, "stale/hard-original"), at(q, "stale/.k.pem.Hard44")), 0);
 
 	/* Same bytes: no rewrite, and still the leftovers go. */
-	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err),
-			 0);
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-one", &key_opts, &changed, &err), 0);
 	assert_false(changed);
 	assert_false(exists(d, ".k.pem.Ab12Cd"));
 	assert_false(exists(d, ".k.pem.zZ9yY8"));
@@ -668,8 +667,7 @@ static void stale_temp_files_removed(void **state)
 
 	/* And when the target is rewritten. */
 	plant(d, ".k.pem.AAAAAA", 0);
-	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-two", &key_opts, &changed, &err),
-			 0);
+	assert_int_equal(write_path(at(p, "stale/k.pem"), "key-two", &key_opts, &changed, &err), 0);
 	assert_true(changed);
 	assert_false(exists(d, ".k.pem.AAAAAA"));
 	assert_content(at(p, "stale/k.pem"), "key-two");

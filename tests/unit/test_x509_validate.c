@@ -337,8 +337,8 @@ static void test_openssl_heap_is_wiped(void **state)
 static void test_tls_key_with_expired_certificate(void **state)
 {
 	struct pki *p = *state;
-	struct cert_spec old_leaf = {"leaf.example", -400 * DAY, -DAY, 0, "digitalSignature",
-				     false};
+	struct cert_spec old_leaf = {"leaf.example",	 -400 * DAY, -DAY, 0,
+				     "digitalSignature", false};
 	X509 *e = make_cert(&old_leaf, p->leaf_key, p->inter, p->inter_key);
 	char *key = NULL, *cert = NULL, *good = NULL;
 

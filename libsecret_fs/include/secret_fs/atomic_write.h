@@ -4,8 +4,8 @@
  * O_CLOEXEC, mode 0600), fchown + fchmod to the final owner and mode before the first byte,
  * all bytes written, fsync, renameat over the target, fsync of the directory. No reader ever
  * sees a partial file or a wrong mode. On tmpfs and ramfs, where nothing outlives a reboot,
- * both fsyncs are skipped: the rename alone gives the atomicity. Content equal to the current target (and the same owner
- * and mode) is not rewritten: the inode stays.
+ * both fsyncs are skipped: the rename alone gives the atomicity. Content equal to the current
+ * target (and the same owner and mode) is not rewritten: the inode stays.
  *
  * Writes are two-phase so a set of files changes together or not at all: stage every file
  * (temp written and synced), then commit all; any staging failure aborts every staged temp.

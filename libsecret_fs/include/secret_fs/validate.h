@@ -40,9 +40,9 @@ struct sfs_validate_req {
 	size_t cert_len;
 	const unsigned char *ca; /* tls-cert: CA bundle for chain verification, or NULL */
 	size_t ca_len;
-	int warn_days; /* warn when a certificate expires within this many days;
-			  0 means the default (30), a negative value never warns */
-	time_t now;    /* 0 = time(NULL) */
+	int warn_days;	   /* warn when a certificate expires within this many days;
+			      0 means the default (30), a negative value never warns */
+	time_t now;	   /* 0 = time(NULL) */
 	bool omit_expired; /* x509 (CA bundle): write the bundle without the certificates that
 			      are outside their validity window (they are kept by default) */
 };
