@@ -6,41 +6,48 @@ exponent and primes, both as DER/big-endian bytes and as BIGNUM little-endian li
 """
 import os
 import re
-import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
 import runtest_util as rt  # noqa: E402
 from mattest_util import write_config  # noqa: E402
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-import datetime  # noqa: E402
+
+def gen_key(algorithm):
+    """A fresh PKCS#8 private key (PEM bytes), with openssl."""
+    opt = "ec_paramgen_curve:P-256" if algorithm == "EC" else "rsa_keygen_bits:2048"
+    return satest.openssl("genpkey", "-algorithm", algorithm, "-pkeyopt", opt)
 
 
-def self_signed(key):
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mem.example")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=90))
-            .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.PEM)
+def self_signed(key_path):
+    """A self-signed certificate for the key (PEM bytes)."""
+    return satest.openssl("req", "-x509", "-new", "-key", key_path, "-subj", "/CN=mem.example",
+                          "-days", "90")
 
 
-def secret_numbers(key):
-    """(label, big-endian bytes) of the numbers that give the private key away."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return [("EC scalar", key.private_numbers().private_value.to_bytes(32, "big"))]
-    n = key.private_numbers()
-    size = key.key_size // 8
-    return [("RSA d", n.d.to_bytes(size, "big")), ("RSA p", n.p.to_bytes(size // 2, "big")),
-            ("RSA q", n.q.to_bytes(size // 2, "big"))]
+def secret_numbers(key_pem, algorithm):
+    """(label, big-endian bytes) of the numbers that give the private key away, read from
+    `openssl pkey -text` (kept in this process, never printed)."""
+    text = satest.openssl("pkey", "-text", "-noout", input=key_pem).decode()
+    fields = {}
+    current = None
+    for line in text.splitlines():
+        if re.match(r"^[A-Za-z0-9]+:$", line):
+            current = line[:-1]
+            fields[current] = ""
+        elif current and line.startswith("    "):
+            fields[current] += line.strip().replace(":", "")
+        else:
+            current = None
+
+    def number(name, size):
+        return int(fields[name], 16).to_bytes(size, "big")
+
+    if algorithm == "EC":
+        return [("EC scalar", number("priv", 32))]
+    return [("RSA d", number("privateExponent", 256)), ("RSA p", number("prime1", 128)),
+            ("RSA q", number("prime2", 128))]
 
 
 def writable_memory(pid):
@@ -59,13 +66,15 @@ def writable_memory(pid):
 
 
 class KeyMemory(satest.TempDirTestCase):
-    def scan_after_run(self, key):
+    def scan_after_run(self, algorithm):
         satest.require_root("reads the agent's /proc/PID/mem (the agent is not dumpable)")
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        for name, data in (("tls.key.src", key_pem), ("tls.crt.src", self_signed(key))):
-            with open(os.path.join(self.tmp, name), "wb") as f:
-                f.write(data)
+        key_path = os.path.join(self.tmp, "tls.key.src")
+        with open(key_path, "wb") as f:
+            f.write(gen_key(algorithm))
+        with open(os.path.join(self.tmp, "tls.crt.src"), "wb") as f:
+            f.write(self_signed(key_path))
+        with open(key_path, "rb") as f:
+            numbers = secret_numbers(f.read(), algorithm)
         out = os.path.join(self.tmp, "out")
         cfg = write_config(os.path.join(self.tmp, "agent.ini"), """
 [secret "tls_cert"]
@@ -87,9 +96,9 @@ cert = tls_cert
         self.assertTrue(os.path.exists(os.path.join(out, "tls.key")))
         found = []
         scanned = 0
-        for label, be in secret_numbers(key):
-            for region, data in writable_memory(p.pid):
-                scanned += len(data)
+        for region, data in writable_memory(p.pid):
+            scanned += len(data)
+            for label, be in numbers:
                 for form, needle in (("big-endian", be), ("little-endian", be[::-1])):
                     if needle in data:
                         found.append("%s (%s) in %s" % (label, form, region))
@@ -97,11 +106,16 @@ cert = tls_cert
         self.assertEqual(found, [], "private key numbers left in the agent's memory")
 
     def test_ec_key_leaves_no_scalar(self):
-        self.scan_after_run(ec.generate_private_key(ec.SECP256R1()))
+        self.scan_after_run("EC")
 
     def test_rsa_key_leaves_no_private_numbers(self):
-        self.scan_after_run(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        self.scan_after_run("RSA")
 
 
 if __name__ == "__main__":
+    if os.environ.get("ASAN_OPTIONS"):
+        # ASan's allocator (quarantine, its own heap in terabyte reservations) is not the
+        # heap this guards: the scan is for the plain and release builds.
+        sys.stderr.write("SKIPPED: the memory scan means nothing under ASan\n")
+        sys.exit(77)
     satest.main()
