@@ -1,5 +1,5 @@
 /* Ed25519 private keys: strict RFC 8410 PKCS#8 v1/v2 parsing, key checks, the cross-library
- * self-test and the canonical v1 PEM (validation.md steps 9-14, 16, 18).
+ * self-test and the canonical v1 PEM.
  *
  * OpenSSL 3.0 cannot read v2 and accepts BER, junk and foreign algorithms, so the DER is
  * matched byte for byte: both forms have fixed sizes, which makes an exact match a complete

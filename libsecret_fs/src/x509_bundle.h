@@ -1,4 +1,4 @@
-/* X.509 certificate bundles: strict parsing and the checks of validation.md "X.509".
+/* X.509 certificate bundles: strict parsing and the certificate checks.
  *
  * Blocks are enumerated by our PEM scanner (plain PEM_read_bio_X509 silently skips a PRIVATE
  * KEY block), every label must be CERTIFICATE, each body strict base64, and d2i_X509 must

@@ -1,4 +1,4 @@
-"""`secret-agent validate`: flags, exit codes and what is printed (design §3, §7, §13).
+"""`secret-agent validate`: flags, exit codes and what is printed.
 
 Keys and certificates are generated here with openssl; every output is scanned for the key's
 base64 body and seed.
@@ -133,7 +133,7 @@ class ValidateKeyCli(satest.TempDirTestCase):
                 self.assertEqual(r.stdout, b"")
 
     def test_process_cannot_dump_core(self):
-        # validation.md step 19: RLIMIT_CORE 0 before any secret is read. `-` blocks on stdin,
+        # RLIMIT_CORE 0 before any secret is read. `-` blocks on stdin,
         # so the process can be inspected while it waits for the key.
         import subprocess
         import time

@@ -1,4 +1,4 @@
-"""`secret-agent validate` on a corpus of malformed Ed25519 keys (validation.md steps 1-17).
+"""`secret-agent validate` on a corpus of malformed Ed25519 keys.
 
 Every input is generated at test time from a fresh key. Each case asserts the exit code and the
 reason's wording, and every output is scanned for the key's base64 body and the seed's hex.

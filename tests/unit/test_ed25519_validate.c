@@ -1,4 +1,4 @@
-/* Ed25519 keys through sfs_validate (validation.md steps 9-18): v1 and hand-built v2 DER from
+/* Ed25519 keys through sfs_validate: v1 and hand-built v2 DER from
  * a random seed, the refusals of the key checks, canonical output byte-identical to OpenSSL's
  * writer, fingerprints against RFC 8037's published thumbprint, domain tag and key id rules.
  * Seeds are random per run; nothing secret is printed. */

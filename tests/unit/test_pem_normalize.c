@@ -1,4 +1,4 @@
-/* PEM normalisation (validation.md steps 1-5) and the armor scanner, on synthetic text: no key
+/* PEM normalisation and the armor scanner, on synthetic text: no key
  * material is needed to test how text is cleaned up and split into blocks. */
 /* cmocka needs these first, in this order. */
 /* clang-format off */

@@ -1,8 +1,8 @@
 /* Validation of secrets before they are written: one entry point for every secret type.
  *
- * The ordered checks are in shared/validation.md: normalisation of PEM that came through env
- * vars or YAML, strict armor/base64/DER, Ed25519 with a cross-library self-test over
- * `domain || 0x00 || message`, key id against the key's fingerprints, X.509 bundles, TLS
+ * The checks, in order: normalisation of PEM that came through env vars or YAML, strict
+ * armor/base64/DER, Ed25519 with a sign/verify self-test over `domain || 0x00 || message`
+ * (across libsodium and OpenSSL for a tls-key), key id against the key's fingerprints, X.509 bundles, TLS
  * key/certificate pairs. On success the canonical bytes to write are returned in secure memory.
  * Errors are -EINVAL with one sentence that never contains secret bytes (the caller prefixes it
  * with the secret's name and source).
