@@ -1,5 +1,5 @@
-/* `secret-agent validate`: checks keys and certificates before they are deployed (design §3,
- * §7). Prints public facts only (fingerprints, subjects, dates), never a byte of the secret.
+/* `secret-agent validate`: checks keys and certificates before they are deployed. Prints
+ * public facts only (fingerprints, subjects, dates), never a byte of the secret.
  *
  * env: sources are scrubbed after reading, as in every other command: validate has no child,
  * but fewer copies of a key in memory is still fewer. */
@@ -164,7 +164,7 @@ static int read_source(const char *spec, size_t max, struct sfs_secret *out, str
 	if (r == 0)
 		r = sfs_source_read(&src, &ropts, out, err);
 	if (r == -ENOENT && src.kind == SFS_SOURCE_ENV && src.ref) {
-		/* The contract's wording for keys (design §13), the plain one otherwise. */
+		/* The wording every command uses for keys, the plain one otherwise. */
 		if (max == SFS_MAX_KEY_BYTES)
 			sfs_error_set(
 			    err, r, "No signing key available: environment variable %s is not set",

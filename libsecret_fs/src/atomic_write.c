@@ -3,12 +3,15 @@
 #include "fs_io.h"
 #include "secret_fs/secure_mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 /* ".NAME.XXXXXX": the dot keeps it out of globs, the suffix makes it unguessable. */
@@ -79,6 +82,23 @@ out:
 	return same;
 }
 
+/* Whether fsync buys anything in this directory. A materialized file is a copy that the agent
+ * writes again at every start from its source, so what it needs is atomicity, not durability:
+ * the rename alone already guarantees that no reader ever sees a partial file or a wrong mode,
+ * with or without fsync. On disk-backed filesystems fsync is kept anyway: after a power loss a
+ * rename can survive while the data blocks it points to did not (a zero-length or torn file
+ * until the next start rewrites it), and the service may read it before that. On tmpfs and
+ * ramfs nothing survives a power loss and fsync has nothing to flush, so the calls (two per
+ * file, one of them on the directory) are skipped. An unknown filesystem keeps them. */
+static bool wants_fsync(int dirfd)
+{
+	struct statfs fs;
+
+	if (fstatfs(dirfd, &fs) < 0)
+		return true;
+	return fs.f_type != TMPFS_MAGIC && fs.f_type != RAMFS_MAGIC;
+}
+
 static void random_suffix(char out[TEMP_SUFFIX_LEN + 1])
 {
 	static const char alphabet[] =
@@ -94,6 +114,66 @@ static void random_suffix(char out[TEMP_SUFFIX_LEN + 1])
 	for (size_t i = 0; i < TEMP_SUFFIX_LEN; i++)
 		out[i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
 	out[TEMP_SUFFIX_LEN] = '\0';
+}
+
+static bool is_suffix_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Exactly the shape create_temp gives: ".NAME." then TEMP_SUFFIX_LEN letters or digits. */
+static bool is_temp_name_of(const char *entry, const char *name, size_t name_len)
+{
+	const char *suffix;
+
+	if (entry[0] != '.' || strncmp(entry + 1, name, name_len) != 0 ||
+	    entry[1 + name_len] != '.')
+		return false;
+	suffix = entry + 1 + name_len + 1;
+	for (size_t i = 0; i < TEMP_SUFFIX_LEN; i++)
+		if (!is_suffix_char(suffix[i]))
+			return false;
+	return suffix[TEMP_SUFFIX_LEN] == '\0';
+}
+
+/* A temp file that a crash left between write and rename holds the whole secret, under a name
+ * nothing ever looks at again. Before writing `name`, remove what earlier runs left for it:
+ * only regular files (never a link, a directory or anything else), with a single link, whose
+ * name has exactly our temp shape and whose owner is one we give temp files (the writer's
+ * uid before fchown, the target's owner after). Anything else is left alone. A directory we
+ * cannot list is skipped: this is hygiene, the write itself does not depend on it. Returns the
+ * number of files removed. */
+static unsigned remove_stale_temps(int dirfd, const char *name, const struct sfs_owner *owner)
+{
+	size_t name_len = strlen(name);
+	unsigned removed = 0;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (!is_temp_name_of(de->d_name, name, name_len))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (st.st_uid != geteuid() && !(owner->chown && st.st_uid == owner->uid))
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dir);
+	return removed;
 }
 
 static int create_temp(int dirfd, const char *name, const char *path, char *tmpname, size_t tmpsize,
@@ -132,11 +212,16 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 	out->name[0] = '\0';
 	out->tmpname[0] = '\0';
 	out->unchanged = false;
+	out->stale_removed = 0;
 	snprintf(out->path, sizeof(out->path), "%s", path ? path : (name ? name : "?"));
 	path = out->path;
 	r = check_name(name, path, err);
 	if (r < 0)
 		return r;
+	/* Before anything else, unchanged content included: a leftover is removed even when
+	 * the target needs no rewrite. */
+	out->stale_removed = remove_stale_temps(dirfd, name, &opts->owner);
+	out->durable = wants_fsync(dirfd);
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return sfs_error_set(err, -EISDIR, "%s is a directory", path);
@@ -176,7 +261,7 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 		r = sfs_error_set(err, r, "cannot write %s: %s", path, strerror(-r));
 		goto out;
 	}
-	if (fsync(fd) < 0) {
+	if (out->durable && fsync(fd) < 0) {
 		r = sfs_error_set(err, -errno, "cannot sync %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -211,7 +296,7 @@ int sfs_commit(struct sfs_staged *st, struct sfs_error *err)
 	st->tmpname[0] = '\0';
 	/* The rename is durable only once the directory is synced. An O_PATH descriptor cannot
 	 * be synced, so reopen it readable when needed. */
-	if (fsync(st->dirfd) == 0)
+	if (!st->durable || fsync(st->dirfd) == 0)
 		goto out;
 	syncfd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* A directory we may write but not read cannot be synced by us; the rename stands. */

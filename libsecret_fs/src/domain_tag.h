@@ -1,4 +1,4 @@
-/* Domain-separation tag helpers beyond the public syntax check (validation.md step 15). */
+/* Domain-separation tag helpers beyond the public syntax check. */
 #ifndef SFS_DOMAIN_TAG_H
 #define SFS_DOMAIN_TAG_H
 

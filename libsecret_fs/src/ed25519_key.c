@@ -1,5 +1,6 @@
 #include "ed25519_key.h"
 
+#include "openssl_setup.h"
 #include "pem_armor.h"
 
 #include <errno.h>
@@ -55,7 +56,7 @@ const char *sfs_pkcs8_algorithm_name(const unsigned char *der, size_t len)
 	const ASN1_OBJECT *obj = NULL;
 	const char *name = NULL;
 
-	if (len > 1u << 20)
+	if (len > 1u << 20 || sfs_openssl_ready(NULL) < 0)
 		return NULL;
 	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)len);
 	if (!p8 || !PKCS8_pkey_get0(&obj, NULL, NULL, NULL, p8) || !obj)
@@ -134,9 +135,10 @@ static int check_seed_quality(const unsigned char *seed, struct sfs_error *err)
 	return 0;
 }
 
-/* Step 13: libsodium and OpenSSL must derive the same public key from the seed. Both keys are
- * kept in `key` for the self-test (and freed with it, also on failure). */
-static int derive_public_key(struct sfs_ed25519_key *key, struct sfs_error *err)
+/* Step 13: the public key from the seed, with libsodium; with `cross_check`, OpenSSL must
+ * derive the same one. Both keys are kept in `key` for the self-test (and freed with it, also
+ * on failure). */
+static int derive_public_key(struct sfs_ed25519_key *key, bool cross_check, struct sfs_error *err)
 {
 	unsigned char ossl_pk[32];
 	size_t ossl_pk_len = sizeof(ossl_pk);
@@ -148,6 +150,11 @@ static int derive_public_key(struct sfs_ed25519_key *key, struct sfs_error *err)
 	crypto_sign_seed_keypair(key->pk, key->sk.data, key->seed.data);
 	key->sk.len = crypto_sign_SECRETKEYBYTES;
 	sfs_secret_readonly(&key->sk);
+	if (!cross_check)
+		return 0;
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		return r;
 	key->ossl = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, key->seed.data, 32);
 	if (!key->ossl || EVP_PKEY_get_raw_public_key(key->ossl, ossl_pk, &ossl_pk_len) != 1 ||
 	    ossl_pk_len != 32)
@@ -158,8 +165,8 @@ static int derive_public_key(struct sfs_ed25519_key *key, struct sfs_error *err)
 	return 0;
 }
 
-int sfs_ed25519_from_der(const unsigned char *der, size_t len, struct sfs_ed25519_key *key,
-			 struct sfs_error *err)
+int sfs_ed25519_from_der(const unsigned char *der, size_t len, bool cross_check,
+			 struct sfs_ed25519_key *key, struct sfs_error *err)
 {
 	const unsigned char *embedded_pk = NULL;
 	int r;
@@ -181,7 +188,7 @@ int sfs_ed25519_from_der(const unsigned char *der, size_t len, struct sfs_ed2551
 	r = check_seed_quality(key->seed.data, err);
 	if (r < 0)
 		return r;
-	r = derive_public_key(key, err);
+	r = derive_public_key(key, cross_check, err);
 	if (r < 0)
 		return r;
 	if (embedded_pk) {
@@ -237,13 +244,16 @@ int sfs_ed25519_self_test(const struct sfs_ed25519_key *key, const char *domain,
 	if (key->sk.len != crypto_sign_SECRETKEYBYTES)
 		return sfs_error_set(err, -EINVAL, "the key was not derived");
 	crypto_sign_detached(sig_sodium, NULL, msg, msg_len, key->sk.data);
-	r = openssl_sign(key->ossl, msg, msg_len, sig_openssl, err);
-	if (r < 0)
-		goto out;
-	if (memcmp(sig_sodium, sig_openssl, 64) != 0) {
-		r = sfs_error_set(err, -EINVAL,
-				  "self-test failed: libsodium and OpenSSL signatures differ");
-		goto out;
+	if (key->ossl) {
+		r = openssl_sign(key->ossl, msg, msg_len, sig_openssl, err);
+		if (r < 0)
+			goto out;
+		if (memcmp(sig_sodium, sig_openssl, 64) != 0) {
+			r = sfs_error_set(
+			    err, -EINVAL,
+			    "self-test failed: libsodium and OpenSSL signatures differ");
+			goto out;
+		}
 	}
 	if (crypto_sign_verify_detached(sig_sodium, msg, msg_len, key->pk) != 0) {
 		r = sfs_error_set(err, -EINVAL, "self-test failed: the signature does not verify");

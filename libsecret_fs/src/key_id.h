@@ -1,4 +1,4 @@
-/* Key id against the key's fingerprints (validation.md step 17, design §13 "Key id forms"). */
+/* Key id against the key's fingerprints (hex SHA-256 prefix or JWK thumbprint). */
 #ifndef SFS_KEY_ID_H
 #define SFS_KEY_ID_H
 

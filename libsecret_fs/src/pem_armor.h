@@ -1,7 +1,7 @@
 /* PEM armor (RFC 7468) over normalised text: finding blocks, strict body decoding, and
  * writing canonical PEM (LF, 64-column body).
  *
- * The scanner is ours because OpenSSL's PEM reader is lenient (validation.md: it skips junk,
+ * The scanner is ours because OpenSSL's PEM reader is lenient (it skips junk,
  * extra blocks and, for certificates, PRIVATE KEY blocks).
  */
 #ifndef SFS_PEM_ARMOR_H

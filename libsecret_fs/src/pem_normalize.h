@@ -1,5 +1,5 @@
-/* Normalisation of PEM text that travelled through env vars, YAML or CI variables
- * (validation.md steps 1-5). The key bytes never change: only quoting, escaping, line endings,
+/* Normalisation of PEM text that travelled through env vars, YAML or CI variables, after the
+ * input limits are checked. The key bytes never change: only quoting, escaping, line endings,
  * indentation and an outer base64 wrapping are undone, each with a warning.
  */
 #ifndef SFS_PEM_NORMALIZE_H

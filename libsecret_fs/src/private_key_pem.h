@@ -1,4 +1,4 @@
-/* The armor of a private key (validation.md steps 6-8): exactly one `PRIVATE KEY` block,
+/* The armor of a private key: exactly one `PRIVATE KEY` block,
  * nothing around it, no headers, a canonical base64 body. Specific refusals name what was
  * found instead (encrypted PKCS#8, OpenSSH, legacy PKCS#1/SEC1, public keys, certificates).
  */

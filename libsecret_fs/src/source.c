@@ -224,6 +224,19 @@ static int read_env(const struct sfs_source *src, const struct sfs_read_opts *op
 	return 0;
 }
 
+static const char *file_type_name(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a file";
+}
+
 static int read_fd(int fd, const struct sfs_source *src, size_t max_bytes, struct sfs_secret *out,
 		   struct sfs_error *err)
 {
@@ -235,6 +248,15 @@ static int read_fd(int fd, const struct sfs_source *src, size_t max_bytes, struc
 		return sfs_error_set(err, -errno, "cannot stat %s: %s", src->spec, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return sfs_error_set(err, -EISDIR, "%s is a directory, not a file", src->spec);
+	/* A path names a regular file and nothing else: a FIFO or a device could make us wait
+	 * forever for a writer or read without end. Standard input (a pipe, most of the time) is
+	 * only reached through "-". */
+	if (src->kind != SFS_SOURCE_STDIN && !S_ISREG(st.st_mode))
+		return sfs_error_set(err, -EINVAL, "%s is %s, not a regular file%s", src->spec,
+				     file_type_name(st.st_mode),
+				     S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)
+					 ? " (use - to read standard input)"
+					 : "");
 	if (S_ISREG(st.st_mode)) {
 		if ((unsigned long long)st.st_size > max_bytes)
 			return sfs_error_set(err, -EFBIG, "%s is larger than %zu bytes", src->spec,
@@ -263,8 +285,10 @@ static int read_path(const struct sfs_source *src, size_t max_bytes, struct sfs_
 	r = sfs_source_path(src, path, sizeof(path), err);
 	if (r < 0)
 		return r;
-	/* Following symlinks is intended here: a Kubernetes Secret volume is a symlink farm. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Following symlinks is intended here: a Kubernetes Secret volume is a symlink farm.
+	 * O_NONBLOCK: opening a FIFO must not wait for a writer; read_fd then refuses anything but
+	 * a regular file, on which the flag changes nothing. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT && src->kind == SFS_SOURCE_CRED)

@@ -3,6 +3,7 @@
 #include "domain_tag.h"
 #include "ed25519_key.h"
 #include "key_id.h"
+#include "openssl_setup.h"
 #include "pem_armor.h"
 #include "pem_normalize.h"
 #include "private_key_pem.h"
@@ -66,12 +67,12 @@ static void fill_key_info(const struct sfs_ed25519_key *key, struct sfs_validate
 	sfs_fingerprint_jwk(key->pk, res->jwk_thumbprint);
 }
 
-/* Steps 9-18 on a decoded DER; `domain_checks` is false for a TLS key (no self-test tag). */
+/* Steps 9-18 on a decoded DER; `cross_check` has OpenSSL derive and sign too. */
 static int check_ed25519_der(const struct sfs_validate_req *req, const struct sfs_secret *der,
-			     struct sfs_ed25519_key *key, struct sfs_validate_result *res,
-			     struct sfs_error *err)
+			     bool cross_check, struct sfs_ed25519_key *key,
+			     struct sfs_validate_result *res, struct sfs_error *err)
 {
-	int r = sfs_ed25519_from_der(der->data, der->len, key, err);
+	int r = sfs_ed25519_from_der(der->data, der->len, cross_check, key, err);
 	if (r < 0)
 		return r;
 	if (req->domain) {
@@ -108,7 +109,12 @@ static int validate_ed25519(const struct sfs_validate_req *req, const struct sfs
 	r = sfs_private_key_pem_decode((const char *)text->data, text->len, &der, err);
 	if (r < 0)
 		goto out;
-	r = check_ed25519_der(req, &der, &key, res, err);
+	/* An Ed25519 key alone never starts OpenSSL: the DER has a fixed shape we match byte for
+	 * byte and libsodium does the maths, self-test included. OpenSSL's start-up (provider,
+	 * name maps, first algorithm fetch) cost more than everything else validate does for one
+	 * key, and the second library's agreement bought no check that libsodium's own sign and
+	 * verify over the derived key does not already make. */
+	r = check_ed25519_der(req, &der, false, &key, res, err);
 out:
 	sfs_ed25519_key_free(&key);
 	sfs_secret_free(&der);
@@ -150,11 +156,15 @@ static int validate_tls_key(const struct sfs_validate_req *req, const struct sfs
 				  "given");
 		goto out;
 	}
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		goto out;
 	r = sfs_private_key_pem_decode((const char *)text->data, text->len, &der, err);
 	if (r < 0)
 		goto out;
 	if (sfs_der_is_ed25519(der.data, der.len)) {
-		r = check_ed25519_der(req, &der, &key, res, err);
+		/* OpenSSL is running for the certificate anyway: the cross-check is cheap here. */
+		r = check_ed25519_der(req, &der, true, &key, res, err);
 		if (r < 0)
 			goto out;
 		/* The key checked above, not a second derivation. */
@@ -172,12 +182,50 @@ static int validate_tls_key(const struct sfs_validate_req *req, const struct sfs
 	r = parse_partner_bundle(req->cert, req->cert_len, "certificate", &certs, err);
 	if (r < 0)
 		goto out;
+	/* The certificate a key is deployed with is a leaf: the same window as a tls-cert secret
+	 * (its expiry warnings belong to the certificate's own validation). */
+	{
+		struct sfs_warnings scratch = {0};
+
+		r = sfs_x509_check_validity(certs, req_now(req), 0, &scratch, err);
+		if (r < 0) {
+			sfs_error_prefix(err, "certificate");
+			goto out;
+		}
+	}
 	r = sfs_tls_key_match(pkey, sk_X509_value(certs, 0), err);
 out:
 	sk_X509_pop_free(certs, X509_free);
 	EVP_PKEY_free(pkey);
 	sfs_ed25519_key_free(&key);
 	sfs_secret_free(&der);
+	return r;
+}
+
+/* A CA bundle is a trust store: after a CA rotation it keeps the old CA for a while, so a
+ * certificate outside its window is kept with a warning (or left out of the written bundle
+ * with omit_expired); only a bundle with no certificate inside its window is refused. */
+static int check_trust_bundle_validity(const struct sfs_validate_req *req, STACK_OF(X509) * certs,
+				       struct sfs_validate_result *res, struct sfs_error *err)
+{
+	int n = sk_X509_num(certs);
+	bool *inside = calloc((size_t)n, sizeof(*inside));
+	int r;
+
+	if (!inside)
+		return sfs_error_set(err, -ENOMEM, "out of memory");
+	r = sfs_x509_check_trust_validity(certs, req_now(req), req_warn_days(req),
+					  req->omit_expired, &res->warnings, inside, err);
+	if (r < 0 || !req->omit_expired)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (!inside[i]) {
+			sfs_secret_free(&res->canonical);
+			r = sfs_x509_bundle_encode(certs, inside, &res->canonical, err);
+			break;
+		}
+out:
+	free(inside);
 	return r;
 }
 
@@ -188,6 +236,9 @@ static int validate_certs(const struct sfs_validate_req *req, const struct sfs_s
 	time_t now = req_now(req);
 	int r;
 
+	r = sfs_openssl_ready(err);
+	if (r < 0)
+		goto out;
 	r = sfs_x509_bundle_parse((const char *)text->data, text->len, &certs, &res->canonical,
 				  &res->warnings, err);
 	if (r < 0)
@@ -197,7 +248,10 @@ static int validate_certs(const struct sfs_validate_req *req, const struct sfs_s
 		goto out;
 	if (res->type == SFS_TYPE_AUTO)
 		res->type = sfs_x509_all_ca(certs) ? SFS_TYPE_X509 : SFS_TYPE_TLS_CERT;
-	r = sfs_x509_check_validity(certs, now, req_warn_days(req), &res->warnings, err);
+	if (res->type == SFS_TYPE_X509)
+		r = check_trust_bundle_validity(req, certs, res, err);
+	else
+		r = sfs_x509_check_validity(certs, now, req_warn_days(req), &res->warnings, err);
 	if (r < 0)
 		goto out;
 	if (res->type == SFS_TYPE_X509) {
@@ -318,7 +372,8 @@ out:
 		sfs_secret_free(&res->canonical);
 	else
 		sfs_secret_readonly(&res->canonical);
-	ERR_clear_error();
+	if (sfs_openssl_started())
+		ERR_clear_error();
 	return r;
 }
 

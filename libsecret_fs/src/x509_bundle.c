@@ -123,6 +123,28 @@ int sfs_x509_bundle_parse(const char *text, size_t len, STACK_OF(X509) * *certs,
 	return 0;
 }
 
+int sfs_x509_bundle_encode(STACK_OF(X509) * certs, const bool *keep, struct sfs_secret *canonical,
+			   struct sfs_error *err)
+{
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		unsigned char *der = NULL;
+		int n, r;
+
+		if (!keep[i])
+			continue;
+		/* A parsed certificate re-encodes to the DER it was read from (d2i consumed it
+		 * all, and OpenSSL keeps that encoding). */
+		n = i2d_X509(sk_X509_value(certs, i), &der);
+		if (n <= 0)
+			return sfs_error_set(err, -EINVAL, "cannot encode certificate %d", i + 1);
+		r = sfs_pem_encode_append("CERTIFICATE", der, (size_t)n, canonical, err);
+		OPENSSL_free(der);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static time_t asn1_to_time(const ASN1_TIME *t)
 {
 	struct tm tm;

@@ -1,4 +1,4 @@
-/* X.509 certificate bundles: strict parsing and the checks of validation.md "X.509".
+/* X.509 certificate bundles: strict parsing and the certificate checks.
  *
  * Blocks are enumerated by our PEM scanner (plain PEM_read_bio_X509 silently skips a PRIVATE
  * KEY block), every label must be CERTIFICATE, each body strict base64, and d2i_X509 must
@@ -12,6 +12,7 @@
 #include "secret_fs/validate.h"
 
 #include <openssl/x509.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -31,6 +32,19 @@ int sfs_x509_summarize(STACK_OF(X509) * certs, time_t now, struct sfs_cert_summa
  * `warn_days` remain (warn_days <= 0: none). Returns 0 or -EINVAL naming the certificate. */
 int sfs_x509_check_validity(STACK_OF(X509) * certs, time_t now, int warn_days,
 			    struct sfs_warnings *w, struct sfs_error *err);
+
+/* A CA bundle is a trust store: a certificate outside its validity window is kept, with a
+ * warning naming it and the date ("left out" instead when `omit_outside`); inside[i] tells
+ * which are inside (an array of sk_X509_num(certs) entries). Refused (-EINVAL) only when none
+ * is inside its window. Certificates inside get the `warn_days` warning as above. */
+int sfs_x509_check_trust_validity(STACK_OF(X509) * certs, time_t now, int warn_days,
+				  bool omit_outside, struct sfs_warnings *w, bool *inside,
+				  struct sfs_error *err);
+
+/* Appends the canonical PEM of the certificates whose `keep` entry is true. Returns 0,
+ * -ENOMEM or -EINVAL. */
+int sfs_x509_bundle_encode(STACK_OF(X509) * certs, const bool *keep, struct sfs_secret *canonical,
+			   struct sfs_error *err);
 
 /* type = x509: every certificate may sign certificates (CA:TRUE, keyCertSign when keyUsage
  * is present); a self-issued one verifies its own signature; an X.509 v1 self-signed root is

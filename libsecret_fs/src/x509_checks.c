@@ -14,38 +14,79 @@ static void format_time(const ASN1_TIME *t, char *buf, size_t size)
 		snprintf(buf, size, "an unreadable date");
 }
 
+/* Returns 0 when `cert` is inside its validity window at `now`, else -EINVAL naming it and the
+ * date. Inside the window, a warning when fewer than `warn_days` remain. */
+static int check_one_validity(X509 *cert, size_t index, time_t now, int warn_days,
+			      struct sfs_warnings *w, struct sfs_error *err)
+{
+	const ASN1_TIME *nb = X509_get0_notBefore(cert), *na = X509_get0_notAfter(cert);
+	char name[NAME_LEN], date[64];
+	time_t t = now;
+	int days = 0, secs = 0;
+
+	sfs_x509_name_cert(cert, index, name, sizeof(name));
+	if (X509_cmp_time(nb, &t) > 0) {
+		format_time(nb, date, sizeof(date));
+		return sfs_error_set(err, -EINVAL, "%s is not yet valid until %s", name, date);
+	}
+	if (X509_cmp_time(na, &t) < 0) {
+		format_time(na, date, sizeof(date));
+		return sfs_error_set(err, -EINVAL, "%s expired on %s", name, date);
+	}
+	if (warn_days > 0) {
+		ASN1_TIME *now_asn1 = ASN1_TIME_set(NULL, now);
+		if (now_asn1 && ASN1_TIME_diff(&days, &secs, now_asn1, na) == 1 &&
+		    days < warn_days) {
+			format_time(na, date, sizeof(date));
+			sfs_warn(w, "%.200s expires in %d days (on %s)", name, days, date);
+		}
+		ASN1_TIME_free(now_asn1);
+	}
+	return 0;
+}
+
 int sfs_x509_check_validity(STACK_OF(X509) * certs, time_t now, int warn_days,
 			    struct sfs_warnings *w, struct sfs_error *err)
 {
-	char name[NAME_LEN], date[64];
-
 	for (int i = 0; i < sk_X509_num(certs); i++) {
-		X509 *cert = sk_X509_value(certs, i);
-		const ASN1_TIME *nb = X509_get0_notBefore(cert), *na = X509_get0_notAfter(cert);
-		time_t t = now;
-		int days = 0, secs = 0;
-
-		sfs_x509_name_cert(cert, (size_t)i, name, sizeof(name));
-		if (X509_cmp_time(nb, &t) > 0) {
-			format_time(nb, date, sizeof(date));
-			return sfs_error_set(err, -EINVAL, "%s is not yet valid until %s", name,
-					     date);
-		}
-		if (X509_cmp_time(na, &t) < 0) {
-			format_time(na, date, sizeof(date));
-			return sfs_error_set(err, -EINVAL, "%s expired on %s", name, date);
-		}
-		if (warn_days > 0) {
-			ASN1_TIME *now_asn1 = ASN1_TIME_set(NULL, now);
-			if (now_asn1 && ASN1_TIME_diff(&days, &secs, now_asn1, na) == 1 &&
-			    days < warn_days) {
-				format_time(na, date, sizeof(date));
-				sfs_warn(w, "%.200s expires in %d days (on %s)", name, days, date);
-			}
-			ASN1_TIME_free(now_asn1);
-		}
+		int r =
+		    check_one_validity(sk_X509_value(certs, i), (size_t)i, now, warn_days, w, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
+}
+
+int sfs_x509_check_trust_validity(STACK_OF(X509) * certs, time_t now, int warn_days,
+				  bool omit_outside, struct sfs_warnings *w, bool *inside,
+				  struct sfs_error *err)
+{
+	struct sfs_error first = {0};
+	int n = sk_X509_num(certs), ninside = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct sfs_error why = {0};
+
+		inside[i] = check_one_validity(sk_X509_value(certs, i), (size_t)i, now, warn_days,
+					       w, &why) == 0;
+		if (inside[i]) {
+			ninside++;
+			continue;
+		}
+		if (!first.code)
+			first = why;
+		sfs_warn(w, "%.180s; %s", why.msg,
+			 omit_outside ? "left out of the written bundle (omit_expired)"
+				      : "kept in the CA bundle");
+	}
+	if (ninside > 0)
+		return 0;
+	/* One certificate alone keeps the sentence a leaf would get. */
+	if (n == 1)
+		return sfs_error_set(err, first.code, "%s", first.msg);
+	return sfs_error_set(err, -EINVAL,
+			     "no certificate of the CA bundle is inside its validity window (%s)",
+			     first.msg);
 }
 
 /* A v1 certificate cannot carry basicConstraints; OpenSSL treats a self-signed one as a CA

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import satest  # noqa: E402
@@ -278,11 +280,10 @@ owner = 1000
         self.assertEqual(facts(os.path.join(self.out, "keys")), (1000, 4, 0o750))
         self.assertEqual(facts(os.path.join(self.out, "keys", "a")), (1000, 1000, 0o400))
 
-    def spawn_blocked_on_fifo(self, scrub):
-        """Starts materialize with an env source first and a FIFO second: the agent reads the
-        env var, then blocks on the FIFO until we write to it."""
-        fifo = os.path.join(self.tmp, "fifo")
-        os.mkfifo(fifo)
+    def spawn_blocked_on_stdin(self, scrub):
+        """Starts materialize with an env source first and standard input second: the agent
+        reads the env var, then blocks reading the pipe until we write to it. (A FIFO given as
+        a file: source is refused at once, so a pipe on stdin is the way to hold it there.)"""
         cfg = write_config(os.path.join(self.tmp, "agent.ini"), """
 [secret "signing_key"]
 from = env:SIGNING_KEY
@@ -290,38 +291,35 @@ to = %s/key.pem
 type = ed25519
 scrub_env = %s
 [secret "token"]
-from = file:%s
+from = -
 to = %s/token
-""" % (self.out, "yes" if scrub else "no", fifo, self.out))
+""" % (self.out, "yes" if scrub else "no", self.out))
         env = dict(BASE_ENV, SIGNING_KEY=self.key.decode(), UNRELATED="visible-marker")
-        p = subprocess.Popen([satest.AGENT, "materialize", "--config", cfg], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        return p, fifo
+        return subprocess.Popen([satest.AGENT, "materialize", "--config", cfg], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
 
-    def environ_while_blocked(self, p, fifo):
-        # Opening the FIFO for writing waits for the agent to open it for reading, i.e. until
-        # it has read the env source (sources are read in order).
-        opened = []
-
-        def writer():
-            fd = os.open(fifo, os.O_WRONLY)
-            opened.append(fd)
-
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        t.join(30)
-        self.assertTrue(opened, "the agent never opened the FIFO")
+    def environ_while_blocked(self, p):
+        # Sources are read in order: once the agent sits in read(0, ...) it has read the env
+        # source. /proc/PID/syscall starts with the syscall number (0: read) and its first
+        # argument (the fd).
+        deadline = time.monotonic() + 30
+        while True:
+            with open("/proc/%d/syscall" % p.pid) as f:
+                if f.read().startswith("0 0x0 "):
+                    break
+            self.assertIsNone(p.poll(), "the agent exited before reading standard input")
+            self.assertLess(time.monotonic(), deadline, "the agent never read standard input")
+            time.sleep(0.01)
         with open("/proc/%d/environ" % p.pid, "rb") as f:
             environ = f.read()
-        os.write(opened[0], b"fifo token")
-        os.close(opened[0])
-        out, err = p.communicate(timeout=30)
+        out, err = p.communicate(b"fifo token", timeout=30)
         return environ, p.returncode, err
 
     def test_env_source_scrubbed_from_agent_environ(self):
         satest.require_root("reads the agent's /proc/PID/environ (the agent is not dumpable)")
-        p, fifo = self.spawn_blocked_on_fifo(scrub=True)
-        environ, rc, err = self.environ_while_blocked(p, fifo)
+        p = self.spawn_blocked_on_stdin(scrub=True)
+        environ, rc, err = self.environ_while_blocked(p)
         self.assertEqual(rc, 0, err)
         self.assertIn(b"UNRELATED=visible-marker", environ)  # we really read its environ
         assert_no_secret_bytes(self, environ, [self.key])
@@ -331,8 +329,8 @@ to = %s/token
 
     def test_scrub_env_no_keeps_the_variable(self):
         satest.require_root("reads the agent's /proc/PID/environ (the agent is not dumpable)")
-        p, fifo = self.spawn_blocked_on_fifo(scrub=False)
-        environ, rc, err = self.environ_while_blocked(p, fifo)
+        p = self.spawn_blocked_on_stdin(scrub=False)
+        environ, rc, err = self.environ_while_blocked(p)
         self.assertEqual(rc, 0, err)
         self.assertIn(b"SIGNING_KEY=" + self.key, environ)
 

@@ -536,6 +536,131 @@ static void syscall_order(void **state)
 	assert_content(target, "test-bytes");
 }
 
+/* On tmpfs a write is still a rename of a fully written temp (atomicity) but without fsync:
+ * nothing there outlives a power loss. syscall_order checks the fsyncs on a disk filesystem. */
+static void tmpfs_target_skips_fsync(void **state)
+{
+	const char *helpers = getenv("SFS_TEST_HELPERS");
+	char cmd[3 * PATH_MAX], log[PATH_MAX], dir[PATH_MAX], target[PATH_MAX], line[1024];
+	bool renamed = false;
+	int fsyncs = 0;
+	FILE *f;
+	(void)state;
+
+	snprintf(cmd, sizeof(cmd), "%s/fs_write", helpers ? helpers : "");
+	if (!have_tiny_fs || !helpers || access(cmd, X_OK) < 0 ||
+	    system("command -v strace >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "tmpfs_target_skips_fsync skipped: needs a private tmpfs mount, "
+				"strace and the fs_write helper\n");
+		skip();
+	}
+	assert_int_equal(mkdir(ut_path(dir, tmpdir, "ram"), 0755), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755"),
+			 0);
+	ut_path(log, tmpdir, "strace-tmpfs.log");
+	ut_path(target, tmpdir, "ram/k.pem");
+	snprintf(cmd, sizeof(cmd),
+		 "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" strace -s 0 -o "
+		 "'%s' -e trace=fsync,fdatasync,syncfs,renameat,renameat2 '%s/fs_write' '%s' "
+		 "test-bytes 1000 1000 0400 >/dev/null",
+		 log, helpers, target);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(log, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "renameat", 8) == 0 && strstr(line, "\"k.pem\""))
+			renamed = true;
+		if (strstr(line, "sync"))
+			fsyncs++;
+	}
+	fclose(f);
+	assert_content(target, "test-bytes");
+	umount2(dir, MNT_DETACH);
+	assert_true(renamed);
+	assert_int_equal(fsyncs, 0);
+}
+
+static void plant(const char *dir, const char *name, uid_t uid)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "stale-secret", 12), 12);
+	assert_int_equal(fchown(fd, uid, uid), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return lstat(p, &st) == 0;
+}
+
+/* What a crash between write and rename leaves (".k.pem.XXXXXX", owned by the writer or
+ * already by the target's owner) is removed at the next write of k.pem, even one that finds
+ * the content unchanged; anything that only looks like it is left alone. */
+static void stale_temp_files_removed(void **state)
+{
+	static const char *const left_alone[] = {
+	    ".k.pem.Ab12C",   /* suffix too short */
+	    ".k.pem.Ab12Cd7", /* too long */
+	    ".k.pem.Ab-2Cd",  /* not a letter or digit */
+	    ".k.pemAb12Cde",  /* no dot */
+	    "k.pem.Ab12Cd",   /* no leading dot */
+	    ".j.pem.Ab12Cd",  /* another target's temp */
+	    ".k.pem.Other1",  /* owned by someone else (below) */
+	    ".k.pem.Link22",  /* a symlink */
+	    ".k.pem.Dir333",  /* a directory */
+	    ".k.pem.Hard44",  /* a second name of another file */
+	};
+	char d[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+	struct sfs_error err = {0};
+	bool changed = false;
+	(void)state;
+
+	assert_int_equal(write_path(ut_path(p, tmpdir, "stale/k.pem"), "key-one", &key_opts, &changed, &err), 0);
+	ut_path(d, tmpdir, "stale");
+	plant(d, ".k.pem.Ab12Cd", 0);	       /* crashed before fchown */
+	plant(d, ".k.pem.zZ9yY8", TARGET_UID); /* crashed after fchown */
+	plant(d, ".k.pem.Ab12C", 0);
+	plant(d, ".k.pem.Ab12Cd7", 0);
+	plant(d, ".k.pem.Ab-2Cd", 0);
+	plant(d, ".k.pemAb12Cde", 0);
+	plant(d, "k.pem.Ab12Cd", 0);
+	plant(d, ".j.pem.Ab12Cd", 0);
+	plant(d, ".k.pem.Other1", 4242);
+	assert_int_equal(symlink("k.pem", ut_path(p, tmpdir, "stale/.k.pem.Link22")), 0);
+	assert_int_equal(mkdir(ut_path(p, tmpdir, "stale/.k.pem.Dir333"), 0700), 0);
+	plant(d, "hard-original", 0);
+	assert_int_equal(link(ut_path(p, tmpdir, "stale/hard-original"), ut_path(q, tmpdir, "stale/.k.pem.Hard44")), 0);
+
+	/* Same bytes: no rewrite, and still the leftovers go. */
+	assert_int_equal(write_path(ut_path(p, tmpdir, "stale/k.pem"), "key-one", &key_opts, &changed, &err), 0);
+	assert_false(changed);
+	assert_false(exists(d, ".k.pem.Ab12Cd"));
+	assert_false(exists(d, ".k.pem.zZ9yY8"));
+	for (size_t i = 0; i < sizeof(left_alone) / sizeof(left_alone[0]); i++)
+		if (!exists(d, left_alone[i]))
+			fail_msg("%s was removed", left_alone[i]);
+	assert_true(exists(d, "hard-original"));
+	assert_content(ut_path(p, tmpdir, "stale/k.pem"), "key-one");
+
+	/* And when the target is rewritten. */
+	plant(d, ".k.pem.AAAAAA", 0);
+	assert_int_equal(write_path(ut_path(p, tmpdir, "stale/k.pem"), "key-two", &key_opts, &changed, &err), 0);
+	assert_true(changed);
+	assert_false(exists(d, ".k.pem.AAAAAA"));
+	assert_content(ut_path(p, tmpdir, "stale/k.pem"), "key-two");
+	/* k.pem, hard-original and the ten look-alikes. */
+	assert_entries(d, 12);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +675,8 @@ int main(void)
 	    cmocka_unit_test(syscall_order),
 	    cmocka_unit_test(full_fs_keeps_old_target),
 	    cmocka_unit_test(failed_stage_aborts_the_set),
+	    cmocka_unit_test(stale_temp_files_removed),
+	    cmocka_unit_test(tmpfs_target_skips_fsync),
 	};
 	char full[PATH_MAX];
 	int r;

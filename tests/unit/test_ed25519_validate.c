@@ -13,6 +13,7 @@
 
 #include "ed25519_key.h"
 #include "key_id.h"
+#include "openssl_setup.h"
 #include "secret_fs/validate.h"
 
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <openssl/pem.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const unsigned char v1_prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
 					    0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
@@ -366,14 +369,21 @@ static void test_self_test_runs_with_and_without_domain(void **state)
 	make_key(&k);
 	memcpy(der, v1_prefix, 16);
 	memcpy(der + 16, k.seed, 32);
-	assert_int_equal(sfs_ed25519_from_der(der, 48, &key, &err), 0);
-	assert_memory_equal(key.pk, k.pk, 32);
-	assert_int_equal(sfs_ed25519_self_test(&key, NULL, &err), 0);
-	assert_int_equal(sfs_ed25519_self_test(&key, "ai.signing.v1", &err), 0);
-	sfs_ed25519_key_free(&key);
-	assert_null(key.seed.data);
-	assert_null(key.sk.data);
-	assert_null(key.ossl);
+	/* With the OpenSSL cross-check (a tls-key) and without it (an Ed25519 key alone). */
+	for (int cross = 0; cross < 2; cross++) {
+		assert_int_equal(sfs_ed25519_from_der(der, 48, cross, &key, &err), 0);
+		assert_memory_equal(key.pk, k.pk, 32);
+		if (cross)
+			assert_non_null(key.ossl);
+		else
+			assert_null(key.ossl);
+		assert_int_equal(sfs_ed25519_self_test(&key, NULL, &err), 0);
+		assert_int_equal(sfs_ed25519_self_test(&key, "ai.signing.v1", &err), 0);
+		sfs_ed25519_key_free(&key);
+		assert_null(key.seed.data);
+		assert_null(key.sk.data);
+		assert_null(key.ossl);
+	}
 	sodium_memzero(der, sizeof(der));
 }
 
@@ -415,9 +425,46 @@ static void test_type_names(void **state)
 	assert_int_equal(sfs_type_parse(NULL, &t), -EINVAL);
 }
 
+/* An Ed25519 key alone is parsed and checked by libsodium: the library never starts OpenSSL
+ * for it (its start-up cost more than the whole validation). A key of another algorithm
+ * starts it to name the algorithm. Run first, in a child that the other tests do not see. */
+static void test_ed25519_alone_never_starts_openssl(void **state)
+{
+	struct key k;
+	int status;
+	pid_t pid;
+	(void)state;
+
+	make_key(&k);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sfs_validate_result res;
+		struct sfs_error err;
+		static const char rsa_like[] = "-----BEGIN PRIVATE KEY-----\n"
+					       "MBkCAQAwDQYJKoZIhvcNAQEBBQAEBTADAgEA\n"
+					       "-----END PRIVATE KEY-----\n";
+
+		if (sfs_openssl_started() || run(k.pem, "ai.signing.v1", NULL, &res, &err) != 0)
+			_exit(2);
+		sfs_validate_result_free(&res);
+		if (sfs_openssl_started())
+			_exit(3);
+		if (run(rsa_like, NULL, NULL, &res, &err) != -EINVAL)
+			_exit(4);
+		sfs_validate_result_free(&res);
+		_exit(sfs_openssl_started() ? 0 : 5);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    /* First: once any test has started OpenSSL, it stays started. */
+	    cmocka_unit_test(test_ed25519_alone_never_starts_openssl),
 	    cmocka_unit_test(test_v1_and_v2_give_openssl_canonical_bytes),
 	    cmocka_unit_test(test_v2_with_foreign_public_key_refused),
 	    cmocka_unit_test(test_weak_and_published_seeds_refused),

@@ -288,6 +288,43 @@ static void file_limits_and_errors(void **state)
 	assert_int_equal(read_spec(spec, 0, false, &sec, &err), -EISDIR);
 }
 
+/* A FIFO with no writer (or a device) as a file: source is refused at once, never waited on.
+ * The alarm turns a blocking open into a failure instead of a hung test. */
+static void file_not_regular_refused_promptly(void **state)
+{
+	char p[PATH_MAX], spec[PATH_MAX + 8];
+	struct sfs_secret sec = {0};
+	struct sfs_error err = {0};
+	(void)state;
+
+	assert_int_equal(mkfifo(ut_path(p, tmpdir, "fifo"), 0600), 0);
+	snprintf(spec, sizeof(spec), "file:%s", p);
+	alarm(5);
+	assert_int_equal(read_spec(spec, 0, false, &sec, &err), -EINVAL);
+	alarm(0);
+	assert_null(sec.data);
+	{
+		char expect[PATH_MAX + 96];
+		snprintf(expect, sizeof(expect),
+			 "%s is a FIFO, not a regular file (use - to read standard input)", spec);
+		assert_string_equal(err.msg, expect);
+	}
+
+	/* Through a symlink (sources follow links) it is still the FIFO that is refused. */
+	assert_int_equal(symlink("fifo", ut_path(p, tmpdir, "fifo-link")), 0);
+	snprintf(spec, sizeof(spec), "file:%s", p);
+	alarm(5);
+	assert_int_equal(read_spec(spec, 0, false, &sec, &err), -EINVAL);
+	alarm(0);
+
+	/* A device reads without end (/dev/zero) or nothing (/dev/null): refused too. */
+	assert_int_equal(read_spec("file:/dev/zero", 0, false, &sec, &err), -EINVAL);
+	assert_string_equal(err.msg, "file:/dev/zero is a character device, not a regular file "
+				     "(use - to read standard input)");
+	assert_int_equal(read_spec("/dev/null", 0, false, &sec, &err), -EINVAL);
+	assert_null(sec.data);
+}
+
 static void cred_source(void **state)
 {
 	char p[PATH_MAX], path[PATH_MAX];
@@ -396,6 +433,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(env_scrub_direct),
 	    cmocka_unit_test(file_through_symlink_farm),
 	    cmocka_unit_test(file_limits_and_errors),
+	    cmocka_unit_test(file_not_regular_refused_promptly),
 	    cmocka_unit_test(cred_source),
 	    cmocka_unit_test(stdin_grows),
 	    cmocka_unit_test(stdin_over_limit),

@@ -220,6 +220,14 @@ static void test_ca_bundle_valid_and_canonical(void **state)
 	free(bundle);
 }
 
+static bool has_warning(const struct sfs_validate_result *res, const char *a, const char *b)
+{
+	for (unsigned i = 0; i < res->warnings.count; i++)
+		if (strstr(res->warnings.msg[i], a) && strstr(res->warnings.msg[i], b))
+			return true;
+	return false;
+}
+
 static void test_validity_window(void **state)
 {
 	struct pki *p = *state;
@@ -227,21 +235,123 @@ static void test_validity_window(void **state)
 	struct cert_spec future = {"new", 10 * DAY, 400 * DAY, 1, NULL, false};
 	X509 *e = make_cert(&expired, p->inter_key, p->root, p->root_key);
 	X509 *f = make_cert(&future, p->inter_key, p->root, p->root_key);
-	char *pem = NULL, *pem2 = NULL;
+	char *pem2 = NULL, *both = NULL, *chain = NULL;
 
-	append_pem(&pem, p->root, NULL);
-	append_pem(&pem, p->inter, NULL);
-	append_pem(&pem, e, NULL);
-	expect(SFS_TYPE_X509, pem, NULL, NULL, -EINVAL,
-	       "certificate 3 (CN=old) expired on 2027-01-");
 	append_pem(&pem2, f, NULL);
 	expect(SFS_TYPE_X509, pem2, NULL, NULL, -EINVAL,
 	       "certificate 1 (CN=new) is not yet valid until 2027-01-2");
 	expect(SFS_TYPE_TLS_CERT, pem2, NULL, NULL, -EINVAL, "is not yet valid until");
+	/* A CA bundle with no certificate inside its window is refused, naming the first. */
+	append_pem(&both, e, NULL);
+	append_pem(&both, f, NULL);
+	expect(SFS_TYPE_X509, both, NULL, NULL, -EINVAL,
+	       "no certificate of the CA bundle is inside its validity window (certificate 1 "
+	       "(CN=old) expired on 2027-01-");
+	/* A leaf's chain: every certificate inside its window. */
+	append_pem(&chain, p->leaf, NULL);
+	append_pem(&chain, e, NULL);
+	expect(SFS_TYPE_TLS_CERT, chain, NULL, NULL, -EINVAL,
+	       "certificate 2 (CN=old) expired on 2027-01-");
+	X509_free(e);
+	X509_free(f);
+	free(pem2);
+	free(both);
+	free(chain);
+}
+
+static int run_omit(const char *pem, bool omit, struct sfs_validate_result *res,
+		    struct sfs_error *err)
+{
+	struct sfs_validate_req req = {
+	    .type = SFS_TYPE_X509,
+	    .data = (const unsigned char *)pem,
+	    .len = strlen(pem),
+	    .now = NOW,
+	    .omit_expired = omit,
+	};
+	memset(err, 0, sizeof(*err));
+	return sfs_validate(&req, res, err);
+}
+
+/* A CA bundle is a trust store: one certificate outside its window (an old CA kept after a
+ * rotation, a new one not yet valid) is kept with a warning naming it and the date, or left
+ * out of the written bundle with omit_expired. */
+static void test_trust_bundle_keeps_expired(void **state)
+{
+	struct pki *p = *state;
+	struct cert_spec expired = {"old", -400 * DAY, -DAY, 1, NULL, false};
+	struct cert_spec future = {"new", 10 * DAY, 400 * DAY, 1, NULL, false};
+	X509 *e = make_cert(&expired, p->inter_key, p->root, p->root_key);
+	X509 *f = make_cert(&future, p->inter_key, p->root, p->root_key);
+	char *pem = NULL, *kept = NULL;
+	struct sfs_validate_result res;
+	struct sfs_error err;
+
+	append_pem(&pem, p->root, NULL);
+	append_pem(&pem, e, NULL);
+	append_pem(&pem, p->inter, NULL);
+	append_pem(&pem, f, NULL);
+	append_pem(&kept, p->root, NULL);
+	append_pem(&kept, p->inter, NULL);
+
+	assert_int_equal(run_omit(pem, false, &res, &err), 0);
+	assert_int_equal(res.ncerts, 4);
+	assert_true(has_warning(&res, "certificate 2 (CN=old) expired on 2027-01-",
+				"kept in the CA bundle"));
+	assert_true(has_warning(&res, "certificate 4 (CN=new) is not yet valid until 2027-01-2",
+				"kept in the CA bundle"));
+	assert_int_equal(res.canonical.len, strlen(pem));
+	assert_memory_equal(res.canonical.data, pem, strlen(pem));
+	sfs_validate_result_free(&res);
+
+	assert_int_equal(run_omit(pem, true, &res, &err), 0);
+	assert_int_equal(res.ncerts, 4);
+	assert_true(has_warning(&res, "certificate 2 (CN=old) expired on",
+				"left out of the written bundle (omit_expired)"));
+	assert_true(has_warning(&res, "certificate 4 (CN=new) is not yet valid until",
+				"left out of the written bundle"));
+	assert_int_equal(res.canonical.len, strlen(kept));
+	assert_memory_equal(res.canonical.data, kept, strlen(kept));
+	sfs_validate_result_free(&res);
+
+	/* Nothing outside: omit_expired writes the bundle as it is. */
+	assert_int_equal(run_omit(kept, true, &res, &err), 0);
+	assert_int_equal(res.warnings.count, 0);
+	assert_int_equal(res.canonical.len, strlen(kept));
+	sfs_validate_result_free(&res);
 	X509_free(e);
 	X509_free(f);
 	free(pem);
-	free(pem2);
+	free(kept);
+}
+
+/* The certificate given with a tls-key is a leaf: outside its window the pair is refused, as
+ * the tls-cert secret would be. */
+static void test_openssl_heap_is_wiped(void **state)
+{
+	(void)state;
+	/* Installed before main: OpenSSL's freed blocks (DER copies of keys) are wiped. */
+	assert_true(sfs_openssl_heap_wiped());
+}
+
+static void test_tls_key_with_expired_certificate(void **state)
+{
+	struct pki *p = *state;
+	struct cert_spec old_leaf = {"leaf.example",	 -400 * DAY, -DAY, 0,
+				     "digitalSignature", false};
+	X509 *e = make_cert(&old_leaf, p->leaf_key, p->inter, p->inter_key);
+	char *key = NULL, *cert = NULL, *good = NULL;
+
+	append_pem(&key, NULL, p->leaf_key);
+	append_pem(&cert, e, NULL);
+	append_pem(&good, p->leaf, NULL);
+	expect(SFS_TYPE_TLS_KEY, key, good, NULL, 0, NULL);
+	expect(SFS_TYPE_TLS_KEY, key, cert, NULL, -EINVAL,
+	       "certificate: certificate 1 (CN=leaf.example) expired on 2027-01-");
+	X509_free(e);
+	free(key);
+	free(cert);
+	free(good);
 }
 
 static void test_expiry_warning(void **state)
@@ -483,6 +593,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ca_bundle_valid_and_canonical),
 	    cmocka_unit_test(test_validity_window),
+	    cmocka_unit_test(test_trust_bundle_keeps_expired),
+	    cmocka_unit_test(test_tls_key_with_expired_certificate),
+	    cmocka_unit_test(test_openssl_heap_is_wiped),
 	    cmocka_unit_test(test_expiry_warning),
 	    cmocka_unit_test(test_not_a_ca),
 	    cmocka_unit_test(test_self_issued_must_verify_itself),

@@ -3,11 +3,16 @@
  * A file is written to a fresh temp name in the target's directory (O_CREAT|O_EXCL|O_NOFOLLOW|
  * O_CLOEXEC, mode 0600), fchown + fchmod to the final owner and mode before the first byte,
  * all bytes written, fsync, renameat over the target, fsync of the directory. No reader ever
- * sees a partial file or a wrong mode. Content equal to the current target (and the same owner
- * and mode) is not rewritten: the inode stays.
+ * sees a partial file or a wrong mode. On tmpfs and ramfs, where nothing outlives a reboot,
+ * both fsyncs are skipped: the rename alone gives the atomicity. Content equal to the current
+ * target (and the same owner and mode) is not rewritten: the inode stays.
  *
  * Writes are two-phase so a set of files changes together or not at all: stage every file
  * (temp written and synced), then commit all; any staging failure aborts every staged temp.
+ *
+ * A crash between write and rename leaves a temp file holding the secret. Staging a name first
+ * removes such leftovers for that name: regular files with one link, named exactly
+ * ".NAME.XXXXXX" (six letters or digits), owned by the writer or by the target's owner.
  */
 #ifndef SECRET_FS_ATOMIC_WRITE_H
 #define SECRET_FS_ATOMIC_WRITE_H
@@ -31,11 +36,15 @@ struct sfs_staged {
 	char tmpname[NAME_MAX + 1]; /* temp name; empty when unchanged */
 	char path[PATH_MAX];        /* full target path, for messages */
 	bool unchanged;         /* target already has these bytes, owner and mode */
+	unsigned stale_removed; /* temp files an interrupted earlier write left, now removed */
+	bool durable;           /* fsync the file and the directory (not on tmpfs/ramfs) */
 };
 
 /* Phase 1: stage `len` bytes for `name` inside `dirfd`. `path` is the full target path (for
  * messages). The target name itself is never followed: a symlink there is replaced, never
- * written through. Errors: -ENOSPC, -EACCES, -EPERM, -EISDIR, ...; no temp file is left. */
+ * written through. Leftover temp files of `name` are removed first (out->stale_removed counts
+ * them, also on failure). Errors: -ENOSPC, -EACCES, -EPERM, -EISDIR, ...; no temp file is
+ * left. */
 SFS_API int sfs_stage(int dirfd, const char *name, const char *path, const void *data,
 		      size_t len, const struct sfs_file_opts *opts, struct sfs_staged *out,
 		      struct sfs_error *err);

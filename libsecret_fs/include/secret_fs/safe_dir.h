@@ -1,7 +1,7 @@
 /* Safe directories: open (and create) a directory path without ever being redirected.
  *
  * The path is walked component by component from "/" with openat(O_DIRECTORY|O_NOFOLLOW|
- * O_CLOEXEC). Rules (design §6, §13):
+ * O_CLOEXEC). Rules:
  *  - a symlink component is followed only when the link and the directory holding it are both
  *    owned by root (system links such as /var/run); any other symlink is refused (-ELOOP);
  *  - an existing directory below a sticky world-writable parent (/tmp) must be owned by root

@@ -3,7 +3,8 @@
  *   env:NAME   an environment variable; after reading, the bytes behind getenv() are wiped and
  *              the variable is unset (unless the caller asks not to scrub), so
  *              /proc/self/environ no longer holds them.
- *   file:PATH  a file, following symlinks (a Kubernetes Secret volume is a symlink farm).
+ *   file:PATH  a regular file, following symlinks (a Kubernetes Secret volume is a symlink
+ *              farm); a FIFO, socket or device is refused at once (-EINVAL), never waited on.
  *   cred:NAME  $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=).
  *   -          standard input.
  *   PATH       a bare path means file:PATH.
@@ -47,7 +48,8 @@ struct sfs_read_opts {
 
 /* Reads the whole source into `out` (secure memory; freed by the caller with
  * sfs_secret_free). Errors: -ENOENT (unset variable, missing file), -EFBIG (over max_bytes),
- * -ENODATA (empty), -EACCES, -EIO. `opts` may be NULL (defaults). On error `out` is empty.
+ * -ENODATA (empty), -EINVAL (a file: or cred: path that is not a regular file), -EISDIR,
+ * -EACCES, -EIO. `opts` may be NULL (defaults). On error `out` is empty.
  * An env: variable is scrubbed only after a successful read. */
 SFS_API int sfs_source_read(const struct sfs_source *src, const struct sfs_read_opts *opts,
 			    struct sfs_secret *out, struct sfs_error *err);

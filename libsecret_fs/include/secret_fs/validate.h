@@ -1,8 +1,8 @@
 /* Validation of secrets before they are written: one entry point for every secret type.
  *
- * The ordered checks are in shared/validation.md: normalisation of PEM that came through env
- * vars or YAML, strict armor/base64/DER, Ed25519 with a cross-library self-test over
- * `domain || 0x00 || message`, key id against the key's fingerprints, X.509 bundles, TLS
+ * The checks, in order: normalisation of PEM that came through env vars or YAML, strict
+ * armor/base64/DER, Ed25519 with a sign/verify self-test over `domain || 0x00 || message`
+ * (across libsodium and OpenSSL for a tls-key), key id against the key's fingerprints, X.509 bundles, TLS
  * key/certificate pairs. On success the canonical bytes to write are returned in secure memory.
  * Errors are -EINVAL with one sentence that never contains secret bytes (the caller prefixes it
  * with the secret's name and source).
@@ -40,9 +40,11 @@ struct sfs_validate_req {
 	size_t cert_len;
 	const unsigned char *ca; /* tls-cert: CA bundle for chain verification, or NULL */
 	size_t ca_len;
-	int warn_days; /* warn when a certificate expires within this many days;
-			  0 means the default (30), a negative value never warns */
-	time_t now;    /* 0 = time(NULL) */
+	int warn_days;	   /* warn when a certificate expires within this many days;
+			      0 means the default (30), a negative value never warns */
+	time_t now;	   /* 0 = time(NULL) */
+	bool omit_expired; /* x509 (CA bundle): write the bundle without the certificates that
+			      are outside their validity window (they are kept by default) */
 };
 
 struct sfs_cert_summary {
@@ -77,6 +79,11 @@ struct sfs_validate_result {
 SFS_API int sfs_validate(const struct sfs_validate_req *req, struct sfs_validate_result *res,
 			 struct sfs_error *err);
 SFS_API void sfs_validate_result_free(struct sfs_validate_result *res);
+
+/* True when every block OpenSSL frees is wiped first, so that no freed copy of a TLS key's
+ * numbers stays in the heap (set up before main; false only when OpenSSL had allocated
+ * before this library was loaded: the caller should warn). */
+SFS_API bool sfs_openssl_heap_wiped(void);
 
 /* Domain tag syntax: 1..255 bytes of [A-Za-z0-9._:/-]. Returns 0 or -EINVAL with a reason. */
 SFS_API int sfs_domain_check(const char *tag, struct sfs_error *err);
