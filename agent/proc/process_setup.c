@@ -1,6 +1,7 @@
 #include "proc/process_setup.h"
 
 #include "secret_fs/secure_mem.h"
+#include "secret_fs/validate.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -34,5 +35,11 @@ int agent_process_setup(struct agent_error *err)
 		err->reported = true;
 		return r;
 	}
+	/* OpenSSL's decoders free copies of private numbers without cleansing them; the library
+	 * replaces OpenSSL's allocator before main() so every freed block is wiped. Should that
+	 * ever fail (something allocated through OpenSSL first), say so rather than hide it. */
+	if (!sfs_openssl_heap_wiped())
+		fprintf(stderr, "secret-agent: warning: memory freed by OpenSSL is not wiped (its "
+				"allocator could not be replaced)\n");
 	return 0;
 }

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WARN_DAYS 30
 
 /* Everything one application holds for one secret; secret bytes only in secure memory. */
 struct work {
@@ -230,7 +229,8 @@ static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_
 	if (r == -ENOMEM)
 		return read_failed(s, &err, AGENT_FAIL_SOFTWARE, aerr);
 	/* Too large or empty is what the content is, like any other invalid secret. */
-	if (r == -EFBIG || r == -ENODATA)
+	/* So is a source that is not a regular file (a FIFO, a socket): refused, never waited on. */
+	if (r == -EFBIG || r == -ENODATA || r == -EINVAL)
 		return read_failed(s, &err, AGENT_FAIL_INVALID, aerr);
 	/* A configured source file that is missing or unreadable is for the operator to fix,
 	 * like the rest of the configuration (sysexits has no "input missing" among our codes). */
@@ -335,7 +335,9 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 	    .len = w->raw.len,
 	    .domain = s->domain,
 	    .key_id = s->key_id,
-	    .warn_days = WARN_DAYS,
+	    /* The library reads 0 as its default: a configured 0 means no warning window. */
+	    .warn_days = m->cfg->warn_days ? (int)m->cfg->warn_days : -1,
+	    .omit_expired = s->omit_expired,
 	};
 	struct sfs_validate_result res = {0};
 	struct sfs_secret cert_tmp = {0}, ca_tmp = {0};

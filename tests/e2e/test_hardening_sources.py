@@ -73,7 +73,7 @@ to = %s/token
             r = satest.run_agent(["materialize", "--config", cfg], env=BASE_ENV, timeout=PROMPT)
         except subprocess.TimeoutExpired:
             self.fail("materialize waited on a FIFO source")
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 65, r.stderr)
         self.assertIn(b"is a FIFO, not a regular file", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "token")))
 
