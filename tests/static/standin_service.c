@@ -19,7 +19,7 @@
 
 static void report_status(void)
 {
-	static const char *const keys[] = {"Uid:",    "Gid:",    "Groups:", "CapInh:",    "CapPrm:",
+	static const char *const keys[] = {"Uid:",    "Gid:",	 "Groups:", "CapInh:",	  "CapPrm:",
 					   "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:"};
 	char line[512];
 	FILE *f = fopen("/proc/self/status", "re");
