@@ -76,6 +76,7 @@ function(sfs_static_agent target)
     target_link_options(${target} PRIVATE -s)
   endif()
   sfs_print_size(${target})
+  sfs_image_context(${target})
 endfunction()
 
 # The agent's size at every build (the image carries nothing else).
@@ -84,4 +85,13 @@ function(sfs_print_size target)
     COMMAND ${CMAKE_COMMAND} -DFILE=$<TARGET_FILE:${target}>
       -P ${PROJECT_SOURCE_DIR}/cmake/PrintSize.cmake)
   add_dependencies(${target}-size ${target})
+endfunction()
+
+# The build context of packaging/docker/secret-agent/Dockerfile, refreshed at every build:
+# ${CMAKE_BINARY_DIR}/image/{secret-agent,LICENSES}.
+function(sfs_image_context target)
+  add_custom_target(${target}-image-context ALL VERBATIM
+    COMMAND ${PROJECT_SOURCE_DIR}/packaging/docker/secret-agent/image-context.sh
+      ${CMAKE_BINARY_DIR} ${CMAKE_BINARY_DIR}/image)
+  add_dependencies(${target}-image-context ${target})
 endfunction()
