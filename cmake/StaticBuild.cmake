@@ -12,11 +12,13 @@
 #   put first in PKG_CONFIG_PATH, so a plain pkg_check_modules(... libmicrohttpd) anywhere in
 #   the tree finds that copy. SFS_MHD_PREFIX names an already built prefix instead.
 #
-# glibc stays: linked statically, it resolves users, groups and host names with its built-in
-# `files` and `dns` services (/etc/passwd, /etc/group, /etc/hosts, /etc/resolv.conf) and loads
-# no NSS module, which is what a container image has. The linker's warnings that getpwnam,
-# getgrouplist and getaddrinfo "require at runtime the shared libraries" are about modules
-# other than those two; tests/static runs the binary in an empty root to keep that true.
+# glibc stays, linked statically. Users and groups are read from /etc/passwd and /etc/group by
+# the agent itself (IDENTITY_FILES_ONLY, see agent/proc/identity.c): a static glibc would
+# dlopen() any NSS module the image's nsswitch.conf names besides `files`. Host names for the
+# preflight go through getaddrinfo and glibc's built-in `files` and `dns` services
+# (/etc/hosts, /etc/resolv.conf). The linker's warnings that getaddrinfo and OpenSSL's unused
+# dlopen/gethostbyname "require at runtime the shared libraries" are about modules other than
+# those; tests/static runs the binary in an empty root to keep that true.
 
 option(SFS_STATIC_MHD "Static build: link libmicrohttpd rebuilt without HTTPS" ON)
 option(SFS_STATIC_STRIP "Static build: strip the agent's symbols at link time (size of the image)" ON)
