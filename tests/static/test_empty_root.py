@@ -267,6 +267,8 @@ class EmptyRoot(unittest.TestCase):
         self.assertEqual(r.returncode, 69, r.stderr.decode())
         self.assertIn(("Cannot connect to Redis at localhost:%d (timeout 5s)" % port).encode(),
                       r.stderr)
+        # The reason, from the static libc's own strerror table: no locale files needed.
+        self.assertIn(b"Connection refused", r.stderr)
         self.assertEqual(r.stdout, b"")
 
     def test_ca_rotation(self):
