@@ -15,8 +15,8 @@
 # glibc stays, linked statically. Users and groups are read from /etc/passwd and /etc/group by
 # the agent itself (IDENTITY_FILES_ONLY, see agent/proc/identity.c): a static glibc would
 # dlopen() any NSS module the image's nsswitch.conf names besides `files`. Host names for the
-# preflight go through getaddrinfo and glibc's built-in `files` and `dns` services
-# (/etc/hosts, /etc/resolv.conf). The linker's warnings that getaddrinfo and OpenSSL's unused
+# preflight go through getaddrinfo restricted to glibc's built-in `files` and `dns` services
+# (/etc/hosts, /etc/resolv.conf; TCP_PROBE_BUILTIN_NSS, see agent/secrets/tcp_probe.c). The linker's warnings that getaddrinfo and OpenSSL's unused
 # dlopen/gethostbyname "require at runtime the shared libraries" are about modules other than
 # those; tests/static runs the binary in an empty root to keep that true.
 
