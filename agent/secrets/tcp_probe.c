@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <nss.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -295,11 +296,28 @@ static uint64_t advance(struct ev_loop *loop, struct tcp_check *checks, size_t n
 	return wake;
 }
 
+/* In the static build (TCP_PROBE_BUILTIN_NSS) host names go through glibc's built-in `files`
+ * and `dns` services only, whatever the image's nsswitch.conf names: a statically linked glibc
+ * would dlopen() any other module (mdns, myhostname, resolve), loading a second, shared libc
+ * into the agent when the image has one, and failing the lookup when the file names nothing
+ * else. /etc/hosts and /etc/resolv.conf are what a container's resolution rests on anyway. */
+static void use_builtin_resolution(void)
+{
+#ifdef TCP_PROBE_BUILTIN_NSS
+	static bool done;
+
+	if (!done)
+		(void)__nss_configure_lookup("hosts", "files dns");
+	done = true;
+#endif
+}
+
 int tcp_probe_run(struct ev_loop *loop, struct tcp_check *checks, size_t n, uint64_t timeout_ms)
 {
 	uint64_t now = ev_now_ms(), deadline = now + timeout_ms;
 	int ret = 0;
 
+	use_builtin_resolution();
 	prepare(checks, n, now);
 	for (;;) {
 		uint64_t wake = advance(loop, checks, n, now, deadline);
