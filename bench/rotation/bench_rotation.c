@@ -1,9 +1,11 @@
 /* Rotation latency: from kubelet's `..data` rename to the service's SIGHUP handler.
  *
  * One publisher reproduces kubelet's AtomicWriter on a tmpfs volume with a fresh Ed25519 key
- * per rotation. Two services watch it in the same run:
- *   agent  secret-agent run --debounce 0: validates the key, writes it atomically to a tmpfs
- *          target, then signals its child;
+ * per rotation. Two services watch it at a time:
+ *   agent  secret-agent run --debounce 0: validates the key, writes it atomically to its
+ *          target, then signals its child; one phase per agent build (--agent, repeatable:
+ *          e.g. the static and the dynamic one) and per target filesystem (tmpfs under
+ *          /dev/shm, where fsync costs nothing, and the disk filesystem of /var/tmp);
  *   loop   the usual sidecar `inotifywait -m -e create,close_write,moved_to,delete DIR |
  *          while read; do kill -HUP PID; done`, which validates and writes nothing.
  * Each service is this program in --child mode: it takes SIGHUP with sigwaitinfo, notes
@@ -20,12 +22,17 @@
  * is the delivery (its latency is reported), later ones are duplicates, ones that see another
  * content are premature; a rotation without a delivery is missed.
  *
- * usage: bench_rotation [--rotations N] [--gap-ms MS] [--agent PATH] [--keep]
+ * Phases run one after the other in the same run, each with the loop beside the agent, so every
+ * agent row has a loop row measured under the same conditions.
+ *
+ * usage: bench_rotation [--rotations N] [--gap-ms MS] [--agent [LABEL=]PATH]...
+ *                       [--targets tmpfs,disk] [--rename-only] [--keep]
  * BENCH_ROTATION_TYPE=opaque measures the same path without key validation;
  * BENCH_ROTATION_DEBUG=1 prints every rotation's timestamps on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -34,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,8 +177,7 @@ static int child_main(const char *record_path, const char *file)
 }
 
 struct paths {
-	char base[64], vol[128], staging[128], out[128], target[192];
-	char rec_agent[128], rec_loop[128], agent_log[128], loop_log[128];
+	char base[64], vol[128], staging[128], rec_loop[128], loop_log[128];
 };
 
 static unsigned ts_counter;
@@ -297,10 +304,11 @@ static double pct(const struct outcome *o, double p)
 	return o->lat_us[idx];
 }
 
-static void print_row(const char *mode, const char *who, const struct outcome *o)
+static void print_row(const char *fs, const char *label, const char *mode, const char *who,
+		      const struct outcome *o)
 {
-	printf("%-12s %-6s %6zu %9.3f %9.3f %9.3f %7zu %9zu %9zu\n", mode, who, o->delivered,
-	       pct(o, 0.50) / 1e3, pct(o, 0.99) / 1e3,
+	printf("%-6s %-10s %-12s %-6s %6zu %9.3f %9.3f %9.3f %7zu %9zu %9zu\n", fs, label, mode,
+	       who, o->delivered, pct(o, 0.50) / 1e3, pct(o, 0.99) / 1e3,
 	       o->delivered ? o->lat_us[o->delivered - 1] / 1e3 : 0.0, o->missed, o->premature,
 	       o->duplicate);
 }
@@ -359,36 +367,173 @@ static pid_t spawn(char *const argv[], const char *log, bool own_group)
 	return pid;
 }
 
+#define MAX_AGENTS 4
+
+struct agent_build {
+	const char *label, *path;
+};
+
+/* A target filesystem for the agent's output: where the rotation's write and fsync land. */
+struct target_fs {
+	const char *name;
+	char dir[128]; /* mkdtemp'd, removed at the end */
+};
+
+struct verdict {
+	const char *fs, *label;
+	double agent_p50, agent_p99, loop_p50, loop_p99;
+	size_t missed;
+};
+
+static struct rotation *rot;
+static size_t nrot_total;
+
+/* One phase: one agent build writing to one filesystem, the loop beside it, every mode. */
+static void run_phase(struct paths *p, const struct agent_build *ab, const struct target_fs *fs,
+		      const char *type, size_t nrot, int gap_ms, bool rename_only, const char *self,
+		      size_t *next_rot, struct verdict *v)
+{
+	char secret_arg[512], out[192], target[256], rec[192], log[192], data[192];
+	pid_t agent_pid;
+
+	snprintf(out, sizeof(out), "%s/out-%s", fs->dir, ab->label);
+	snprintf(target, sizeof(target), "%s/key.pem", out);
+	snprintf(rec, sizeof(rec), "%s/agent-%s-%s.record", p->base, ab->label, fs->name);
+	snprintf(log, sizeof(log), "%s/agent-%s-%s.log", p->base, ab->label, fs->name);
+	snprintf(secret_arg, sizeof(secret_arg),
+		 "name=signing_key,from=file:%s/key.pem,to=%s,type=%s,mode=0400", p->vol, target,
+		 type);
+	{
+		char *const args[] = {(char *)ab->path, "run", "--secret", secret_arg,
+				      "--debounce",	"0",   "--",	   (char *)self,
+				      "--child",	rec,   target,	   NULL};
+		agent_pid = spawn(args, log, false);
+	}
+	if (!wait_until(file_contains, log, "event=rotation_watching", 20000) ||
+	    !wait_until(exists, rec, NULL, 20000)) {
+		fprintf(stderr, "bench_rotation: %s did not start; see %s\n", ab->path, log);
+		exit(1);
+	}
+	sleep_ns(200000000LL);
+	snprintf(data, sizeof(data), "%s/..data", p->vol);
+	for (int mode = 0; mode < (rename_only ? 1 : 2); mode++) {
+		bool slow = mode == 1;
+		struct rotation *r = rot + *next_rot;
+		struct record *rec_a, *rec_l;
+		struct outcome oa, ol;
+		size_t na, nl;
+		int64_t end;
+
+		if (*next_rot + nrot > nrot_total) {
+			fprintf(stderr, "bench_rotation: out of prepared keys\n");
+			exit(1);
+		}
+		*next_rot += nrot;
+		for (size_t i = 0; i < nrot; i++) {
+			char old[256] = "";
+			ssize_t n = readlink(data, old, sizeof(old) - 1);
+
+			old[n > 0 ? n : 0] = '\0';
+			publish(p, &r[i], slow);
+			sleep_ns((int64_t)gap_ms * 1000000LL);
+			cleanup_old(p, old);
+			sleep_ns(3000000LL);
+		}
+		sleep_ns(300000000LL);
+		end = now_ns();
+		na = load_records(rec, &rec_a);
+		nl = load_records(p->rec_loop, &rec_l);
+		analyse(r, nrot, end, rec_a, na, &oa);
+		analyse(r, nrot, end, rec_l, nl, &ol);
+		print_row(fs->name, ab->label, slow ? "slow-writer" : "rename-only", "agent", &oa);
+		print_row(fs->name, ab->label, slow ? "slow-writer" : "rename-only", "loop", &ol);
+		fflush(stdout);
+		if (!slow) {
+			*v = (struct verdict){.fs = fs->name,
+					      .label = ab->label,
+					      .agent_p50 = pct(&oa, 0.50) / 1e3,
+					      .agent_p99 = pct(&oa, 0.99) / 1e3,
+					      .loop_p50 = pct(&ol, 0.50) / 1e3,
+					      .loop_p99 = pct(&ol, 0.99) / 1e3,
+					      .missed = oa.missed};
+		}
+		free(rec_a);
+		free(rec_l);
+		free(oa.lat_us);
+		free(ol.lat_us);
+	}
+	kill(agent_pid, SIGTERM);
+	waitpid(agent_pid, NULL, 0);
+}
+
+static const char *statfs_name(const char *dir)
+{
+	struct statfs st;
+
+	if (statfs(dir, &st) < 0)
+		return "?";
+	switch ((unsigned long)st.f_type) {
+	case TMPFS_MAGIC:
+		return "tmpfs";
+	case EXT4_SUPER_MAGIC:
+		return "ext4";
+	case XFS_SUPER_MAGIC:
+		return "xfs";
+	case BTRFS_SUPER_MAGIC:
+		return "btrfs";
+	case OVERLAYFS_SUPER_MAGIC:
+		return "overlay";
+	default:
+		return "other";
+	}
+}
+
 int main(int argc, char **argv)
 {
-	const char *agent = BENCH_AGENT;
-	const char *type = "ed25519";
-	size_t nrot = 500;
+	struct agent_build agents[MAX_AGENTS];
+	struct target_fs targets[2];
+	struct verdict verdicts[MAX_AGENTS * 2];
+	const char *type = "ed25519", *which = "tmpfs,disk";
+	size_t nagents = 0, ntargets = 0, nverdicts = 0, nrot = 500, next_rot = 1;
 	int gap_ms = 20;
-	bool keep = false;
+	bool keep = false, rename_only = false;
 	struct paths p;
-	struct rotation *rot;
-	char self[4096], secret_arg[512], loop_script[512], loop_child_pid[16];
-	pid_t agent_pid, loop_child, loop_pid;
+	char self[4096], loop_script[512], loop_child_pid[16];
+	pid_t loop_child, loop_pid;
 	ssize_t n;
 
 	if (argc == 4 && strcmp(argv[1], "--child") == 0)
 		return child_main(argv[2], argv[3]);
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--rotations") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--rotations") == 0 && i + 1 < argc) {
 			nrot = (size_t)strtoul(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--gap-ms") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--gap-ms") == 0 && i + 1 < argc) {
 			gap_ms = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc)
-			agent = argv[++i];
-		else if (strcmp(argv[i], "--keep") == 0)
+		} else if (strcmp(argv[i], "--agent") == 0 && i + 1 < argc &&
+			   nagents < MAX_AGENTS) {
+			char *spec = argv[++i], *eq = strchr(spec, '=');
+
+			if (eq) {
+				*eq = '\0';
+				agents[nagents++] = (struct agent_build){spec, eq + 1};
+			} else {
+				agents[nagents++] = (struct agent_build){"agent", spec};
+			}
+		} else if (strcmp(argv[i], "--targets") == 0 && i + 1 < argc) {
+			which = argv[++i];
+		} else if (strcmp(argv[i], "--rename-only") == 0) {
+			rename_only = true;
+		} else if (strcmp(argv[i], "--keep") == 0) {
 			keep = true;
-		else {
+		} else {
 			fprintf(stderr, "usage: bench_rotation [--rotations N] [--gap-ms MS] "
-					"[--agent PATH] [--keep]\n");
+					"[--agent [LABEL=]PATH]... [--targets tmpfs,disk] "
+					"[--rename-only] [--keep]\n");
 			return 64;
 		}
 	}
+	if (nagents == 0)
+		agents[nagents++] = (struct agent_build){"agent", BENCH_AGENT};
 	if (sodium_init() < 0)
 		die("sodium_init");
 	/* BENCH_ROTATION_TYPE=opaque separates validation from the rest of the path. */
@@ -405,19 +550,32 @@ int main(int argc, char **argv)
 	chmod(p.base, 0755);
 	snprintf(p.vol, sizeof(p.vol), "%s/volume", p.base);
 	snprintf(p.staging, sizeof(p.staging), "%s/staging", p.base);
-	snprintf(p.out, sizeof(p.out), "%s/out", p.base);
-	snprintf(p.target, sizeof(p.target), "%s/key.pem", p.out);
-	snprintf(p.rec_agent, sizeof(p.rec_agent), "%s/agent.record", p.base);
 	snprintf(p.rec_loop, sizeof(p.rec_loop), "%s/loop.record", p.base);
-	snprintf(p.agent_log, sizeof(p.agent_log), "%s/agent.log", p.base);
 	snprintf(p.loop_log, sizeof(p.loop_log), "%s/loop.log", p.base);
 	if (mkdir(p.vol, 0755) < 0 || mkdir(p.staging, 0755) < 0)
 		die("mkdir");
+	if (strstr(which, "tmpfs")) {
+		targets[ntargets].name = "tmpfs";
+		snprintf(targets[ntargets].dir, sizeof(targets[0].dir), "%s/targets", p.base);
+		if (mkdir(targets[ntargets].dir, 0755) < 0)
+			die("mkdir targets");
+		ntargets++;
+	}
+	if (strstr(which, "disk")) {
+		snprintf(targets[ntargets].dir, sizeof(targets[0].dir),
+			 "/var/tmp/bench-rotation-XXXXXX");
+		if (!mkdtemp(targets[ntargets].dir))
+			die("mkdtemp in /var/tmp");
+		chmod(targets[ntargets].dir, 0755);
+		targets[ntargets].name = statfs_name(targets[ntargets].dir);
+		ntargets++;
+	}
 
-	rot = calloc(2 * nrot + 1, sizeof(*rot));
+	nrot_total = 1 + nagents * ntargets * 2 * nrot;
+	rot = calloc(nrot_total, sizeof(*rot));
 	if (!rot)
 		die("calloc");
-	for (size_t i = 0; i < 2 * nrot + 1; i++) {
+	for (size_t i = 0; i < nrot_total; i++) {
 		make_key(rot[i].pem);
 		hash_hex(rot[i].pem, strlen(rot[i].pem), rot[i].hex);
 	}
@@ -435,15 +593,6 @@ int main(int argc, char **argv)
 			die("initial publication");
 	}
 
-	snprintf(secret_arg, sizeof(secret_arg),
-		 "name=signing_key,from=file:%s/key.pem,to=%s,type=%s,mode=0400", p.vol, p.target,
-		 type);
-	{
-		char *const args[] = {(char *)agent, "run",	  "--secret", secret_arg,
-				      "--debounce",  "0",	  "--",	      self,
-				      "--child",     p.rec_agent, p.target,   NULL};
-		agent_pid = spawn(args, p.agent_log, false);
-	}
 	{
 		char *const args[] = {self, "--child", p.rec_loop, (char *)"", NULL};
 		char src[160];
@@ -460,68 +609,54 @@ int main(int argc, char **argv)
 		char *const args[] = {"sh", "-c", loop_script, "sh", p.vol, loop_child_pid, NULL};
 		loop_pid = spawn(args, p.loop_log, true);
 	}
-	if (!wait_until(file_contains, p.agent_log, "event=rotation_watching", 20000) ||
-	    !wait_until(exists, p.rec_agent, NULL, 20000) ||
-	    !wait_until(exists, p.rec_loop, NULL, 20000) ||
+	if (!wait_until(exists, p.rec_loop, NULL, 20000) ||
 	    !wait_until(file_contains, p.loop_log, "Watches established", 20000)) {
-		fprintf(stderr, "bench_rotation: setup failed; see %s and %s\n", p.agent_log,
-			p.loop_log);
+		fprintf(stderr, "bench_rotation: setup failed; see %s\n", p.loop_log);
 		return 1;
 	}
-	sleep_ns(200000000LL);
 
 	printf("rotation latency: ..data rename -> SIGHUP in the service, %zu rotations per mode, "
-	       "Ed25519 key, debounce 0, tmpfs\n",
-	       nrot);
-	printf("%-12s %-6s %6s %9s %9s %9s %7s %9s %9s\n", "mode", "who", "n", "p50_ms", "p99_ms",
-	       "max_ms", "missed", "premature", "duplicate");
-	for (int mode = 0; mode < 2; mode++) {
-		bool slow = mode == 1;
-		struct rotation *r = rot + 1 + (size_t)mode * nrot;
-		struct record *rec_a, *rec_l;
-		size_t na, nl;
-		struct outcome oa, ol;
-		int64_t end;
+	       "%s source on tmpfs, debounce 0\n",
+	       nrot, type);
+	for (size_t a = 0; a < nagents; a++)
+		printf("  %-10s %s\n", agents[a].label, agents[a].path);
+	printf("%-6s %-10s %-12s %-6s %6s %9s %9s %9s %7s %9s %9s\n", "target", "build", "mode",
+	       "who", "n", "p50_ms", "p99_ms", "max_ms", "missed", "premature", "duplicate");
+	for (size_t t = 0; t < ntargets; t++)
+		for (size_t a = 0; a < nagents; a++)
+			run_phase(&p, &agents[a], &targets[t], type, nrot, gap_ms, rename_only,
+				  self, &next_rot, &verdicts[nverdicts++]);
 
-		for (size_t i = 0; i < nrot; i++) {
-			char old[256] = "", data[192];
+	/* Targets, rename-only rows: tmpfs p50 <= 0.3 ms and p99 <= 1 ms; on disk below the
+	 * loop measured beside it. */
+	printf("\ntargets (rename-only):\n");
+	for (size_t i = 0; i < nverdicts; i++) {
+		const struct verdict *v = &verdicts[i];
+		bool ok = strcmp(v->fs, "tmpfs") == 0
+			      ? v->agent_p50 <= 0.3 && v->agent_p99 <= 1.0
+			      : v->agent_p50 < v->loop_p50 && v->agent_p99 < v->loop_p99;
 
-			snprintf(data, sizeof(data), "%s/..data", p.vol);
-			n = readlink(data, old, sizeof(old) - 1);
-			old[n > 0 ? n : 0] = '\0';
-			publish(&p, &r[i], slow);
-			sleep_ns((int64_t)gap_ms * 1000000LL);
-			cleanup_old(&p, old);
-			sleep_ns(3000000LL);
-		}
-		sleep_ns(300000000LL);
-		end = now_ns();
-		na = load_records(p.rec_agent, &rec_a);
-		nl = load_records(p.rec_loop, &rec_l);
-		if (getenv("BENCH_ROTATION_DEBUG")) {
-			for (size_t i = 0; i < nrot; i++)
-				fprintf(stderr, "rot %zu start %lld rename %lld %.12s\n", i,
-					(long long)r[i].start_ns, (long long)r[i].rename_ns,
-					r[i].hex);
-		}
-		analyse(r, nrot, end, rec_a, na, &oa);
-		analyse(r, nrot, end, rec_l, nl, &ol);
-		print_row(slow ? "slow-writer" : "rename-only", "agent", &oa);
-		print_row(slow ? "slow-writer" : "rename-only", "loop", &ol);
-		free(rec_a);
-		free(rec_l);
-		free(oa.lat_us);
-		free(ol.lat_us);
+		printf("  %-6s %-10s p50 %.3f ms, p99 %.3f ms (%s) -> %s%s\n", v->fs, v->label,
+		       v->agent_p50, v->agent_p99,
+		       strcmp(v->fs, "tmpfs") == 0 ? "goal <= 0.300 / <= 1.000"
+						   : "goal < the loop's",
+		       ok && v->missed == 0 ? "met" : "MISSED",
+		       v->missed ? " (rotations missed)" : "");
 	}
+
 	kill(-loop_pid, SIGTERM);
 	kill(loop_child, SIGTERM);
-	kill(agent_pid, SIGTERM);
 	waitpid(loop_pid, NULL, 0);
 	waitpid(loop_child, NULL, 0);
-	waitpid(agent_pid, NULL, 0);
 	if (!keep) {
-		char cmd[128];
+		char cmd[256];
 
+		for (size_t t = 0; t < ntargets; t++) {
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", targets[t].dir);
+			if (system(cmd) != 0)
+				fprintf(stderr, "bench_rotation: cannot remove %s\n",
+					targets[t].dir);
+		}
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p.base);
 		if (system(cmd) != 0)
 			fprintf(stderr, "bench_rotation: cannot remove %s\n", p.base);
