@@ -27,8 +27,10 @@ STANDIN = os.path.join(HERE, "standin")
 AGENT_IMAGE = "localhost/secret-agent:latest"
 BACKEND_IMAGE = "localhost/cybermesh-backend:latest"
 AI_IMAGE = "localhost/cybermesh-ai-service:latest"
-STATIC_AGENT = os.environ.get("SFS_STATIC_AGENT") or os.path.join(
-    pkgtest.SOURCE_DIR, "build", "static", "agent", "secret-agent")
+# The static build (cmake --workflow --preset static) whose agent goes into the agent image.
+STATIC_BUILD = os.environ.get("SFS_STATIC_BUILD_DIR") or os.path.join(
+    pkgtest.SOURCE_DIR, "build", "static")
+STATIC_AGENT = os.path.join(STATIC_BUILD, "agent", "secret-agent")
 
 
 def base_images():
@@ -47,22 +49,19 @@ def is_static(path):
 
 
 def agent_image(tmp):
-    """The agent image from the static agent: packaging/docker/secret-agent/Dockerfile when it
-    is there, else the same FROM scratch image written here."""
+    """The agent image, as packaging/docker/secret-agent/Dockerfile says to build it: its
+    context prepared by image-context.sh from the static build."""
     if not os.path.exists(STATIC_AGENT):
         pkgtest.skip("no static agent at %s (cmake --workflow --preset static, or set "
-                     "SFS_STATIC_AGENT)" % STATIC_AGENT)
+                     "SFS_STATIC_BUILD_DIR)" % STATIC_AGENT)
     if not is_static(STATIC_AGENT):
         raise AssertionError("%s is not a static executable" % STATIC_AGENT)
-    ctx = tempfile.mkdtemp(prefix="agent-image-", dir=tmp)
-    shutil.copy(STATIC_AGENT, os.path.join(ctx, "secret-agent"))
-    dockerfile = os.path.join(DOCKER, "secret-agent", "Dockerfile")
-    if not os.path.exists(dockerfile):
-        dockerfile = os.path.join(ctx, "Dockerfile")
-        with open(dockerfile, "w") as f:
-            f.write('FROM scratch\nCOPY secret-agent /secret-agent\n'
-                    'ENTRYPOINT ["/secret-agent"]\n')
-    podman.run("build", "--pull=never", "-t", AGENT_IMAGE, "-f", dockerfile, ctx)
+    ctx = os.path.join(tmp, "agent-image")
+    agent_docker = os.path.join(DOCKER, "secret-agent")
+    subprocess.run([os.path.join(agent_docker, "image-context.sh"), STATIC_BUILD, ctx],
+                   check=True)
+    podman.run("build", "--pull=never", "-t", AGENT_IMAGE, "-f",
+               os.path.join(agent_docker, "Dockerfile"), ctx)
 
 
 def lay_out(tmp):

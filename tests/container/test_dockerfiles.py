@@ -62,12 +62,12 @@ class Dockerfiles(unittest.TestCase):
                 self.assertEqual(froms, ["${SECRET_AGENT_IMAGE} AS secret-agent", want["base"]])
                 runtime = ins[max(k for k, (i, _) in enumerate(ins) if i == "FROM"):]
                 copies = [a for i, a in runtime if i == "COPY"]
-                self.assertIn("--from=secret-agent /secret-agent /usr/local/bin/secret-agent",
+                self.assertIn("--from=secret-agent /secret-agent /usr/bin/secret-agent",
                               copies)
                 sources = {a.split()[0] for a in copies if not a.startswith("--")}
                 self.assertEqual(sources, want["copies"])
                 entry = [json.loads(a) for i, a in runtime if i == "ENTRYPOINT"]
-                self.assertEqual(entry, [["/usr/local/bin/secret-agent", "run", "--config",
+                self.assertEqual(entry, [["/usr/bin/secret-agent", "run", "--config",
                                           want["conf"], "--"]])
                 cmd = [json.loads(a) for i, a in runtime if i == "CMD"]
                 self.assertEqual(cmd, [want["cmd"]])

@@ -433,7 +433,7 @@ class Images(unittest.TestCase):
             with self.subTest(image=image):
                 cfg = json.loads(podman.run("image", "inspect", "--format", "{{json .Config}}",
                                             image).stdout)
-                self.assertEqual(cfg["Entrypoint"], ["/usr/local/bin/secret-agent", "run",
+                self.assertEqual(cfg["Entrypoint"], ["/usr/bin/secret-agent", "run",
                                                      "--config", conf, "--"])
                 self.assertEqual(cfg["Cmd"], cmd)
                 self.assertIn(cfg.get("User", ""), ("", "root", "0"))
