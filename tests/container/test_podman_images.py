@@ -26,7 +26,8 @@ import unittest
 import pkgtest
 import podman
 import servicerepo
-from test_images import Listener, closed_port, ed25519_key_id, gen_cert, gen_ed25519, pem_body
+from test_images import (Listener, closed_port, ed25519_key_id, gen_cert, gen_ed25519, gen_rsa,
+                         pem_body)
 
 sys.path.insert(0, os.path.join(pkgtest.SOURCE_DIR, "tests", "e2e"))
 from kubelet import AtomicWriter  # noqa: E402
@@ -259,6 +260,22 @@ class AIService(ContainerTest):
         finally:
             type(self).kafka = Listener()
 
+    def test_bad_keys(self):
+        other, rsa = gen_ed25519(), gen_rsa()
+        cases = [
+            ("RSA key", self.env(AI_SIGNING_KEY_CONTENT=rsa.decode()), r"RSA", rsa),
+            ("key id of another key", self.env(ED25519_SIGNING_KEY_ID=ed25519_key_id(other)),
+             r"key id \S+ does not match", self.key),
+            ("invalid domain tag", self.env(ED25519_DOMAIN_SEPARATION="bad domain"),
+             r"(?i)domain", self.key),
+        ]
+        for case, env, message, secret in cases:
+            with self.subTest(case=case):
+                _, r = self.podman_run(env, self.models_mount())
+                self.assertRefused(r, 65, message)
+                self.assertRegex(r.stdout + r.stderr, r"signing_key")
+                self.assertNoSecretIn(r.stdout + r.stderr, secret)
+
     def test_models_dir_missing(self):
         _, r = self.podman_run(self.env())
         self.assertRefused(r, 69, r"Model directory not found: /app/data/models")
@@ -394,6 +411,21 @@ class Backend(ContainerTest):
     def test_start_as_1000_without_any_capability(self):
         args = self.READ_ONLY + ["--user", "1000", "--cap-drop", "ALL"]
         self.check_running_and_rotation(self.start(args))
+
+    def test_bad_ca_refused_before_the_backend_starts(self):
+        for case, cert, message in (
+                ("expired CA", gen_cert(TMP, "expired", expired=True), r"(?i)expired"),
+                ("not a CA", gen_cert(TMP, "leaf", ca=False), r"(?i)\bCA\b")):
+            with self.subTest(case=case):
+                self.secret.write({"ca.crt": cert})
+                _, r = self.podman_run(self.env(), ["-v", "%s:%s:ro" % (
+                    self.secret_dir, self.CA_MOUNT), "--user", "1000", "--cap-drop", "ALL"])
+                out = r.stdout + r.stderr
+                self.assertEqual(r.returncode, 65, out[-3000:])
+                self.assertRegex(out, message)
+                self.assertRegex(out, r"cockroach_ca")
+                self.assertNotIn("cybermesh: serving", out)
+                self.assertNoSecretIn(out, self.key)
 
     def test_root_start_fails_without_each_capability(self):
         # Each capability of the list is needed: the start fails, and the backend never runs.
