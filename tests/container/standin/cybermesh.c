@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CA_PATH "/app/certs/root.crt"
+#define CA_PATH	 "/app/certs/root.crt"
 #define KEY_PATH "/tmp/keys/signing_key.pem"
 
 static volatile sig_atomic_t hup, term;
@@ -50,7 +50,7 @@ static int load_ca(void)
 }
 
 static size_t append(char *buf, size_t len, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static size_t append(char *buf, size_t len, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
@@ -119,7 +119,8 @@ static void serve(int conn)
 		return;
 	req[n] = '\0';
 	if (strncmp(req, "GET /api/v1/health ", 19) != 0) {
-		const char *nf = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		const char *nf =
+		    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 		(void)!write(conn, nf, strlen(nf));
 		return;
 	}
