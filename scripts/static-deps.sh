@@ -30,22 +30,25 @@ die() { log "$*"; exit 1; }
 
 # A deb-src twin of the Debian entry already configured (deb822 .sources or one-line .list),
 # so the source package comes from the mirror and suite the binary packages came from.
+SRC_LIST=/etc/apt/sources.list.d/secret-agent-deb-src.sources
+
 ensure_deb_src() {
-  local list=/etc/apt/sources.list.d/secret-agent-deb-src.sources uri suite
-  if [ -f "$list" ]; then
+  local uri suite
+  if [ -f "$SRC_LIST" ]; then
     return 0
   fi
-  uri=$(awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit }' /etc/apt/sources.list.d/*.sources \
-    2>/dev/null || true)
+  uri=$(awk '/^URIs:/ && $2 ~ /debian\/?$/ && !found { print $2; found = 1 }' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" && $2 ~ /debian\/?$/ { print $2; exit }' /etc/apt/sources.list)
+    uri=$(awk '$1 == "deb" && $2 ~ /debian\/?$/ && !found { print $2; found = 1 }' \
+      /etc/apt/sources.list)
   fi
   uri=${uri:-http://deb.debian.org/debian}
   # shellcheck disable=SC1091
   suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
   [ "$(id -u)" -eq 0 ] || die "adding a deb-src entry for $uri needs root"
-  log "adding deb-src $uri $suite to $list"
-  cat >"$list" <<EOF
+  log "adding deb-src $uri $suite to $SRC_LIST"
+  cat >"$SRC_LIST" <<EOF
 # Source packages for static rebuilds (scripts/static-deps.sh): same mirror and suite as the
 # binary packages.
 Types: deb-src
@@ -54,8 +57,25 @@ Suites: $suite
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  # Refresh this entry only: the other lists are as fresh as the machine keeps them.
-  apt-get update -qq -o Dir::Etc::SourceList="$list" -o Dir::Etc::SourceParts=- \
+}
+
+# The Debian revision of upstream version $2 of source package $1 the mirror carries
+# (e.g. 0.9.75-6), or nothing.
+source_version() {
+  local out
+  out=$(apt-cache showsrc "$1" 2>/dev/null || true)
+  awk -v v="$2-" '$1 == "Version:" && index($2, v) == 1 && !found { print $2; found = 1 }' \
+    <<<"$out"
+}
+
+# Refreshes the deb-src index only (the other lists are as fresh as the machine keeps them),
+# when it lacks the package: a fresh machine, or an image that dropped /var/lib/apt/lists.
+ensure_source_index() {
+  if [ -n "$(source_version "$1" "$2")" ]; then
+    return 0
+  fi
+  [ "$(id -u)" -eq 0 ] || die "apt-get update for $SRC_LIST needs root"
+  apt-get update -qq -o Dir::Etc::SourceList="$SRC_LIST" -o Dir::Etc::SourceParts=- \
     -o APT::Get::List-Cleanup=0 >&2
 }
 
@@ -77,16 +97,15 @@ build_libmicrohttpd() {
     return 0
   fi
   ensure_deb_src
+  ensure_source_index libmicrohttpd "$MHD_VERSION"
   work=$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")
   chmod 0755 "$work" # apt's download user writes there
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" EXIT
-  # The Debian revision of that upstream version the mirror carries (e.g. 0.9.75-6).
-  debver=$(apt-cache showsrc libmicrohttpd | awk -v v="$MHD_VERSION-" \
-    '$1 == "Version:" && index($2, v) == 1 { print $2; exit }')
+  debver=$(source_version libmicrohttpd "$MHD_VERSION")
   [ -n "$debver" ] || die "the mirror has no libmicrohttpd $MHD_VERSION source package"
   log "fetching the libmicrohttpd $debver source package into $work"
-  (cd "$work" && apt-get source -qq "libmicrohttpd=$debver" >&2) ||
+  (cd "$work" && apt-get source -qq -o APT::Sandbox::User=root "libmicrohttpd=$debver" >&2) ||
     die "apt-get source libmicrohttpd=$debver failed"
   src=$(find "$work" -maxdepth 1 -type d -name "libmicrohttpd-$MHD_VERSION" | head -1)
   [ -n "$src" ] || die "no libmicrohttpd-$MHD_VERSION directory in the source package"

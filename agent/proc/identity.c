@@ -1,9 +1,17 @@
-/* Users and groups through NSS (getpwnam_r & co.), names or numeric ids.
+/* Users and groups, names or numeric ids: through NSS (getpwnam_r & co.), or in the static
+ * build from /etc/passwd and /etc/group alone.
  *
  * A numeric id needs no passwd/group entry: containers often run as an arbitrary uid
  * (OpenShift, `docker run -u 1234`). Supplementary groups are only taken for a user given by
  * name alone, as initgroups() would; a numeric uid or an explicit group means exactly that
  * group and no others, so nothing is granted that the operator did not write.
+ *
+ * Why the static build reads the files itself (IDENTITY_FILES_ONLY): a statically linked glibc
+ * still follows the image's /etc/nsswitch.conf, and for any service besides its built-in
+ * `files` (`systemd`, `sss`, `ldap`...) it dlopen()s the module, which loads a second, shared
+ * libc into the process when the image has one, or fails the lookup with EINVAL ("passwd:
+ * sss" alone) when it has not. A container's users are the image's files; reading them with
+ * fgetpwent_r/fgetgrent_r loads nothing, and skips nscd's socket and nsswitch.conf.
  */
 #include "proc/identity.h"
 
@@ -42,6 +50,125 @@ static size_t initial_bufsize(int which)
 
 	return n > 0 ? (size_t)n : 16384;
 }
+
+#ifdef IDENTITY_FILES_ONLY
+
+#ifndef IDENTITY_PASSWD_FILE
+#define IDENTITY_PASSWD_FILE "/etc/passwd"
+#endif
+#ifndef IDENTITY_GROUP_FILE
+#define IDENTITY_GROUP_FILE "/etc/group"
+#endif
+
+/* The NSS calls' contract (0 and *found NULL when there is no such entry, else an errno),
+ * answered from the files. A missing file has no entries. fgetpwent_r/fgetgrent_r put the
+ * stream back at the start of the entry on ERANGE, so the same entry is read again with the
+ * grown buffer. */
+static int files_getpw(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t size,
+		       struct passwd **found)
+{
+	FILE *f = fopen(IDENTITY_PASSWD_FILE, "re");
+	int r;
+
+	*found = NULL;
+	if (!f)
+		return errno == ENOENT ? 0 : errno;
+	while ((r = fgetpwent_r(f, pw, buf, size, found)) == 0) {
+		if (name ? strcmp((*found)->pw_name, name) == 0 : (*found)->pw_uid == uid)
+			break;
+		*found = NULL;
+	}
+	fclose(f);
+	if (r == ENOENT) /* end of file */
+		r = 0;
+	if (r != 0)
+		*found = NULL;
+	return r;
+}
+
+static int files_getgr(const char *name, gid_t gid, struct group *gr, char *buf, size_t size,
+		       struct group **found)
+{
+	FILE *f = fopen(IDENTITY_GROUP_FILE, "re");
+	int r;
+
+	*found = NULL;
+	if (!f)
+		return errno == ENOENT ? 0 : errno;
+	while ((r = fgetgrent_r(f, gr, buf, size, found)) == 0) {
+		if (name ? strcmp((*found)->gr_name, name) == 0 : (*found)->gr_gid == gid)
+			break;
+		*found = NULL;
+	}
+	fclose(f);
+	if (r == ENOENT)
+		r = 0;
+	if (r != 0)
+		*found = NULL;
+	return r;
+}
+
+#define getpwnam_r(name, pw, buf, size, found) files_getpw(name, 0, pw, buf, size, found)
+#define getpwuid_r(uid, pw, buf, size, found)  files_getpw(NULL, uid, pw, buf, size, found)
+#define getgrnam_r(name, gr, buf, size, found) files_getgr(name, 0, gr, buf, size, found)
+#define getgrgid_r(gid, gr, buf, size, found)  files_getgr(NULL, gid, gr, buf, size, found)
+
+/* getgrouplist() over the group file: the primary group first, then every group that lists
+ * `user` as a member, each once. Same contract: -1 with *ngroups set to the number needed
+ * when they do not fit. */
+static int files_grouplist(const char *user, gid_t primary, gid_t *groups, int *ngroups)
+{
+	size_t size = initial_bufsize(_SC_GETGR_R_SIZE_MAX);
+	struct group gr, *found;
+	int max = *ngroups, n = 0, r;
+	char *buf = malloc(size);
+	FILE *f;
+
+	if (!buf)
+		return -1;
+	if (max > 0)
+		groups[0] = primary;
+	n = 1;
+	f = fopen(IDENTITY_GROUP_FILE, "re");
+	while (f) {
+		bool member = false, seen = false;
+
+		r = fgetgrent_r(f, &gr, buf, size, &found);
+		if (r == ERANGE && size <= (1u << 20)) {
+			char *grown = realloc(buf, size * 2);
+
+			if (!grown)
+				break;
+			buf = grown;
+			size *= 2;
+			continue;
+		}
+		if (r != 0)
+			break;
+		for (char **m = found->gr_mem; m && *m; m++)
+			if (strcmp(*m, user) == 0)
+				member = true;
+		if (!member)
+			continue;
+		for (int i = 0; i < n && i < max; i++)
+			if (groups[i] == found->gr_gid)
+				seen = true;
+		if (seen)
+			continue;
+		if (n < max)
+			groups[n] = found->gr_gid;
+		n++;
+	}
+	if (f)
+		fclose(f);
+	free(buf);
+	*ngroups = n;
+	return n > max ? -1 : n;
+}
+
+#define getgrouplist(user, gid, groups, ngroups) files_grouplist(user, gid, groups, ngroups)
+
+#endif /* IDENTITY_FILES_ONLY */
 
 static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **buf,
 		       struct passwd **found)

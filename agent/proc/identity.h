@@ -1,4 +1,5 @@
-/* Users and groups: names or numeric ids resolved through passwd/group (NSS). */
+/* Users and groups: names or numeric ids resolved through passwd/group (NSS; in the static
+ * build, the files /etc/passwd and /etc/group alone). */
 #ifndef AGENT_IDENTITY_H
 #define AGENT_IDENTITY_H
 

@@ -13,7 +13,9 @@
  *    child, `tini -s --`, `tini-static -s --`, `catatonit --`, and `secret-agent run` with 0,
  *    1, 10 and 100 secrets (one Ed25519 key and one CA bundle among them, the rest opaque) and
  *    10 opaque ones. Cases are interleaved run by run so that machine noise hits them alike;
- *    median and p10..p90 are printed.
+ *    median and p10..p90 are printed, and the median CPU time (user + system, from wait4:
+ *    the launcher and the children it reaped) of a whole run, which a busy machine
+ *    disturbs much less than the wall-clock figures.
  * 2. The AI service's whole entrypoint job: 7 required env vars, models dir, Redis (all) and
  *    Kafka (any) TCP checks against local listeners, the Ed25519 key from an env var
  *    validated and written 0400 for the service user, privileges dropped, service exec'd;
@@ -37,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,6 +58,7 @@ struct bench_case {
 	struct argv_builder args;
 	char **envp;
 	long long *samples;
+	long long *cpu; /* user + system time of the launcher and what it reaped, ns */
 	int nsamples;
 };
 
@@ -169,8 +173,9 @@ static void drain_listeners(void)
 
 /* One launch: fork, stamp the time, exec; the child's stdout carries its own stamp. Returns
  * the difference in ns, or -1 when the launcher failed. */
-static long long measure_once(struct bench_case *c)
+static long long measure_once(struct bench_case *c, long long *cpu_ns)
 {
+	struct rusage ru;
 	char buf[256];
 	size_t got = 0;
 	int pipefd[2], status;
@@ -195,8 +200,11 @@ static long long measure_once(struct bench_case *c)
 		got += (size_t)n;
 	buf[got] = '\0';
 	close(pipefd[0]);
-	waitpid(pid, &status, 0);
+	wait4(pid, &status, 0, &ru);
 	drain_listeners();
+	if (cpu_ns)
+		*cpu_ns = ((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+			  ((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0)
 		return -1;
 	return strtoll(buf, NULL, 10) - *shared_t0;
@@ -221,16 +229,18 @@ static void run_cases(struct bench_case *cases, int ncases, int iterations)
 {
 	for (int i = 0; i < ncases; i++) {
 		cases[i].samples = calloc((size_t)iterations, sizeof(long long));
+		cases[i].cpu = calloc((size_t)iterations, sizeof(long long));
 		cases[i].nsamples = 0;
 		/* A first run fills caches and writes the targets; it is not counted. */
-		if (measure_once(&cases[i]) < 0)
+		if (measure_once(&cases[i], NULL) < 0)
 			die("case '%s' failed (run it by hand to see why)", cases[i].name);
 	}
 	for (int it = 0; it < iterations; it++) {
 		for (int i = 0; i < ncases; i++) {
-			long long d = measure_once(&cases[i]);
+			long long cpu = 0, d = measure_once(&cases[i], &cpu);
 			if (d < 0)
 				die("case '%s' failed at run %d", cases[i].name, it);
+			cases[i].cpu[cases[i].nsamples] = cpu;
 			cases[i].samples[cases[i].nsamples++] = d;
 		}
 	}
@@ -268,12 +278,19 @@ static void agent_case(struct bench_case *c, const char *label, const char *agen
 	add(&c->args, (char *)stamp);
 }
 
+static double cpu_median_us(struct bench_case *c)
+{
+	qsort(c->cpu, (size_t)c->nsamples, sizeof(long long), cmp_ll);
+	return (double)c->cpu[c->nsamples / 2] / 1000.0;
+}
+
 static void print_case(struct bench_case *c, double tini, double tini_static)
 {
 	double med, p10, p90;
 
 	stats(c, &med, &p10, &p90);
-	printf("  %-40s %9.1f us  [p10 %8.1f .. p90 %8.1f]", c->name, med, p10, p90);
+	printf("  %-40s %9.1f us  [p10 %8.1f .. p90 %8.1f]  cpu %7.1f", c->name, med, p10, p90,
+	       cpu_median_us(c));
 	if (tini > 0)
 		printf("  %+8.1f vs tini, %+8.1f vs tini-static", med - tini, med - tini_static);
 	printf("\n");

@@ -1,6 +1,9 @@
 /* Users and groups: by name (with supplementary groups), by number (with or without a passwd
  * entry), "user:group", explicit groups, unknown names. Checked against getpwnam/getgrnam of
- * the system the test runs on; the names used exist in every Debian base image. */
+ * the system the test runs on; the names used exist in every Debian base image.
+ *
+ * The files-only resolver of the static build is compiled in here a second time, under other
+ * names, and run against passwd and group files this test writes. */
 /* cmocka needs these first, in this order. */
 /* clang-format off */
 #include <setjmp.h>
@@ -15,7 +18,29 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The static build's resolver, reading the files named here. */
+static char files_passwd[64], files_group[64];
+#define IDENTITY_FILES_ONLY
+#define IDENTITY_PASSWD_FILE   files_passwd
+#define IDENTITY_GROUP_FILE    files_group
+#define identity_resolve       files_identity_resolve
+#define identity_resolve_group files_identity_resolve_group
+int files_identity_resolve(const char *user, const char *group, struct identity *out, char *msg,
+			   size_t msgsize);
+int files_identity_resolve_group(const char *group, gid_t *out);
+#include "proc/identity.c"
+#undef identity_resolve
+#undef identity_resolve_group
+#undef getpwnam_r
+#undef getpwuid_r
+#undef getgrnam_r
+#undef getgrgid_r
+#undef getgrouplist
 
 static bool has_group(const struct identity *id, gid_t gid)
 {
@@ -132,6 +157,124 @@ static void test_resolve_group(void **state)
 	assert_int_equal(identity_resolve_group("", &gid), -ENOENT);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int files_setup(void **state)
+{
+	/* One group line longer than the first buffer: read again after ERANGE. */
+	size_t big = 40000;
+	char *group = malloc(big + 512), *p;
+	int fd;
+
+	(void)state;
+	strcpy(files_passwd, "/tmp/sa-test-passwd-XXXXXX");
+	strcpy(files_group, "/tmp/sa-test-group-XXXXXX");
+	fd = mkstemp(files_passwd);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = mkstemp(files_group);
+	assert_true(fd >= 0);
+	close(fd);
+	write_text(files_passwd, "root:x:0:0:root:/root:/bin/sh\n"
+				 "alice:x:2001:2001:Alice:/home/alice:/bin/sh\n"
+				 "bob:x:2002:2002::/:/bin/sh\n"
+				 "svc:x:2003:3000::/srv:/sbin/nologin\n");
+	assert_non_null(group);
+	p = group + sprintf(group, "root:x:0:\nalice:x:2001:\nbob:x:2002:\n"
+				   "dev:x:3000:bob,alice\nops:x:3001:alice\n"
+				   "again:x:2001:alice\nbig:x:3002:");
+	while ((size_t)(p - group) < big)
+		p += sprintf(p, "member%05d,", (int)(p - group));
+	sprintf(p, "alice\nother:x:3003:bob\n");
+	write_text(files_group, group);
+	free(group);
+	return 0;
+}
+
+static int files_teardown(void **state)
+{
+	(void)state;
+	unlink(files_passwd);
+	unlink(files_group);
+	return 0;
+}
+
+static void test_files_user_by_name(void **state)
+{
+	struct identity id;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(files_identity_resolve("alice", NULL, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(id.uid, 2001);
+	assert_int_equal(id.gid, 2001);
+	assert_true(id.by_name);
+	assert_string_equal(id.name, "alice");
+	assert_string_equal(id.home, "/home/alice");
+	/* Primary first, then each group listing her once (2001 is listed twice). */
+	assert_int_equal(id.ngroups, 4);
+	assert_int_equal(id.groups[0], 2001);
+	assert_true(has_group(&id, 3000));
+	assert_true(has_group(&id, 3001));
+	assert_true(has_group(&id, 3002));
+	assert_false(has_group(&id, 3003));
+
+	assert_int_equal(files_identity_resolve("svc", NULL, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(id.gid, 3000);
+	assert_int_equal(id.ngroups, 1);
+	assert_string_equal(id.home, "/srv");
+}
+
+static void test_files_numbers_and_groups(void **state)
+{
+	struct identity id;
+	char msg[256];
+	gid_t gid = 0;
+
+	(void)state;
+	assert_int_equal(files_identity_resolve("2002", NULL, &id, msg, sizeof(msg)), 0);
+	assert_string_equal(id.name, "bob");
+	assert_int_equal(id.gid, 2002);
+	assert_int_equal(id.ngroups, 0);
+	assert_int_equal(files_identity_resolve("alice:ops", NULL, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(id.gid, 3001);
+	assert_int_equal(id.ngroups, 0);
+	assert_int_equal(files_identity_resolve_group("big", &gid), 0);
+	assert_int_equal(gid, 3002);
+	assert_int_equal(files_identity_resolve("nobody", NULL, &id, msg, sizeof(msg)), -ENOENT);
+	assert_string_equal(msg, "unknown user 'nobody'");
+	assert_int_equal(files_identity_resolve("alice", "nogroup", &id, msg, sizeof(msg)),
+			 -ENOENT);
+	assert_string_equal(msg, "unknown group 'nogroup'");
+}
+
+static void test_files_missing(void **state)
+{
+	char saved_passwd[64], saved_group[64];
+	struct identity id;
+	char msg[256];
+
+	(void)state;
+	/* An image without the files: numbers still work, names are unknown. */
+	strcpy(saved_passwd, files_passwd);
+	strcpy(saved_group, files_group);
+	strcpy(files_passwd, "/nonexistent/passwd");
+	strcpy(files_group, "/nonexistent/group");
+	assert_int_equal(files_identity_resolve("1001", NULL, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(id.uid, 1001);
+	assert_int_equal(id.gid, 1001);
+	assert_int_equal(files_identity_resolve("alice", NULL, &id, msg, sizeof(msg)), -ENOENT);
+	strcpy(files_passwd, saved_passwd);
+	strcpy(files_group, saved_group);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +285,13 @@ int main(void)
 	    cmocka_unit_test(test_unknown_names),
 	    cmocka_unit_test(test_resolve_group),
 	};
+	const struct CMUnitTest files_tests[] = {
+	    cmocka_unit_test(test_files_user_by_name),
+	    cmocka_unit_test(test_files_numbers_and_groups),
+	    cmocka_unit_test(test_files_missing),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return failed +
+	       cmocka_run_group_tests_name("files only", files_tests, files_setup, files_teardown);
 }
