@@ -94,6 +94,8 @@ def build_all(tmp):
     agent_image(tmp)
     repo = lay_out(tmp)
     build_services(repo)
+    # The previous run's images have lost their names to these: keep the store from growing.
+    podman.run("image", "prune", "-f", check=False)
     return repo
 
 
