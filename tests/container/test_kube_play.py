@@ -154,6 +154,14 @@ class KubePlayTest(unittest.TestCase):
                 self.assertEqual(st[cap], "0000000000000000", "%s of the %s" % (cap, what))
             self.assertEqual(st["NoNewPrivs"], "1", what)
             self.assertEqual(st["Seccomp"], "2", "%s: no seccomp filter" % what)
+        self.assertEqual(podman.run("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}",
+                                    name).stdout.strip(), "true")
+        # readOnlyRootFilesystem, as the container sees it. (/tmp/keys is not checked for
+        # tmpfs: podman 4.3 plays an emptyDir with medium: Memory as a disk volume.)
+        root = [l.split() for l in podman.run("exec", name, "cat", "/proc/mounts").stdout
+                .splitlines() if l.split()[1] == "/"]
+        self.assertEqual(len(root), 1)
+        self.assertIn("ro", root[0][3].split(","))
 
 
 class Backend(KubePlayTest):
