@@ -131,7 +131,7 @@ class KubePlayTest(unittest.TestCase):
             if st[0] in ("exited", "stopped"):
                 return int(st[1])
             time.sleep(0.2)
-        self.fail("%s still running" % name)
+        self.fail("%s still running; log:\n%s" % (name, self.logs(name)[-3000:]))
 
     def logs(self, name):
         r = podman.run("logs", name, check=False)
