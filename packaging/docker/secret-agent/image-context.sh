@@ -26,7 +26,7 @@ mv -f "$out/secret-agent.tmp" "$out/secret-agent"
 
 # -dev packages of what the static link takes in; libmicrohttpd is rebuilt from the same
 # Debian source package (scripts/static-deps.sh), so its copyright file applies as is.
-packages="libc6-dev libsodium-dev libssl-dev libcap-dev libinih-dev libjson-c-dev libmicrohttpd-dev"
+packages="libc6-dev libsodium-dev libssl-dev libcap-dev libjson-c-dev libmicrohttpd-dev"
 licenses="Apache-2.0 LGPL-2.1 GPL-2"
 
 tmp=$out/LICENSES.tmp
