@@ -424,8 +424,10 @@ static int unprivileged_writer(const char *own_dir, const char *root_dir)
 		return 10;
 	if (snprintf(a, sizeof(a), "%s/a.pem", own_dir) >= (int)sizeof(a))
 		return 10;
-	if (sfs_write_file(a, "a-one", 5, &d, &fo, &changed, &err) < 0 || !changed)
+	if (sfs_write_file(a, "a-one", 5, &d, &fo, &changed, &err) < 0 || !changed) {
+		fprintf(stderr, "unprivileged write: %s\n", err.msg);
 		return 11;
+	}
 	if (sfs_dir_open(own_dir, &d, &afd, &err) < 0 || sfs_dir_open(root_dir, &d, &bfd, &err) < 0)
 		return 12;
 	if (sfs_stage(afd, "a.pem", a, "a-two", 5, &fo, &sa, &err) < 0)
@@ -598,7 +600,8 @@ static bool exists(const char *dir, const char *name)
 	char p[PATH_MAX];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
+		fail_msg("path too long: %s/%s", dir, name);
 	return lstat(p, &st) == 0;
 }
 
