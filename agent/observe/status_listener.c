@@ -92,15 +92,27 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
-	if (header_bytes > STATUS_MAX_HEADER_BYTES)
-		return reply(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-			     "request header fields too large\n", TEXT_PLAIN, true, NULL);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", TEXT_PLAIN,
-			     true, "GET, HEAD");
+	/* Refusals are answered at once, from the headers alone, and close the connection: a
+	 * body is never read. */
+	if (!*con_cls) {
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
+		if (header_bytes > STATUS_MAX_HEADER_BYTES)
+			return reply(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+				     "request header fields too large\n", TEXT_PLAIN, true, NULL);
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+				     TEXT_PLAIN, true, "GET, HEAD");
+		/* A response queued before the request is complete makes MHD close the
+		 * connection afterwards: answer on the next call and keep it alive. */
+		*con_cls = l;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		/* A GET with a body: drop it. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/healthz") == 0)
 		return reply(conn, MHD_HTTP_OK, "ok", TEXT_PLAIN, false, NULL);
 	if (strcmp(url, "/readyz") == 0)
