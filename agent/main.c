@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	 "validate [--type auto|ed25519|x509|tls-cert|tls-key] [--domain TAG] [--key-id ID]\n"
 	 "                      [--cert SOURCE] [--ca SOURCE] [--warn-days N] [--json] SOURCE..."},
 	{"check-config", cmd_check_config, "check-config --config FILE"},
+	{"status", cmd_status, "status [--status-listen ADDR | --config FILE] [--json]"},
 };
 
 static void usage(FILE *out)

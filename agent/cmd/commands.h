@@ -8,6 +8,7 @@ int cmd_materialize(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Process-wide hardening every command starts with: umask 077, soft RLIMIT_CORE 0,
  * PR_SET_DUMPABLE 0, libsodium initialised. Returns 0 or an exit code. */
