@@ -157,7 +157,8 @@ void observer_rotation_begin(struct observer *obs)
 	if (!active(obs) || obs->reloading)
 		return;
 	obs->reloading = true;
-	if (sd_notify_enabled()) {
+	/* Before READY=1 the manager still waits for the start: a reload means nothing to it. */
+	if (obs->ready && sd_notify_enabled()) {
 		int r = sd_notify_reloading();
 		if (r < 0)
 			log_warn("sd_notify_failed", NULL, "cannot notify the service manager: %s",

@@ -70,8 +70,8 @@ void observer_secret_written(struct observer *obs, const char *secret, const cha
 int observer_ready(struct observer *obs, struct agent_error *err);
 
 /* Around one rotation: RELOADING=1 + MONOTONIC_USEC= before the changed set is applied, and
- * READY=1 + STATUS= after (whatever the result). observer_rotation_result is called once per
- * secret of the set. */
+ * READY=1 + STATUS= after (whatever the result); both only once ready. observer_rotation_result
+ * is called once per secret of the set. */
 void observer_rotation_begin(struct observer *obs);
 void observer_rotation_result(struct observer *obs, const char *secret,
 			      enum rotation_result result);

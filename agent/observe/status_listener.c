@@ -24,6 +24,8 @@ struct status_listener {
 	int epfd; /* MHD's epoll descriptor, a watch in `loop` */
 	struct ev_timer timer;
 	uint16_t port;
+	unsigned connections; /* open now, from MHD's connection notifications */
+	bool closed_during_run;
 };
 
 static const char TEXT_PLAIN[] = "text/plain; charset=utf-8";
@@ -125,6 +127,36 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	return reply(conn, MHD_HTTP_NOT_FOUND, "not found\n", TEXT_PLAIN, false, NULL);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct status_listener *l = cls;
+
+	(void)conn;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		l->connections++;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		l->connections--;
+		l->closed_during_run = true;
+	}
+}
+
+/* At the connection limit MHD takes its listening socket out of its epoll set, and puts it
+ * back only at the start of a later MHD_run. A connection that closes inside MHD_run frees a
+ * slot, but nothing would call MHD_run again while clients wait in the backlog: so run once
+ * more then, which re-adds the socket and accepts them. */
+static void run_daemon(struct status_listener *l)
+{
+	bool was_full;
+
+	do {
+		was_full = l->connections >= STATUS_MAX_CONNECTIONS;
+		l->closed_during_run = false;
+		MHD_run(l->daemon);
+	} while (was_full && l->closed_during_run);
+}
+
 /* MHD's next deadline (a connection's idle timeout, or work it has queued) becomes the
  * loop timer; with no connection open there is none and the timer stays disarmed. */
 static void update_timer(struct status_listener *l)
@@ -144,7 +176,7 @@ static void on_events(struct ev_loop *loop, int fd, uint32_t events, void *ctx)
 	(void)loop;
 	(void)fd;
 	(void)events;
-	MHD_run(l->daemon);
+	run_daemon(l);
 	update_timer(l);
 }
 
@@ -154,7 +186,7 @@ static void on_timer(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 
 	(void)loop;
 	(void)timer;
-	MHD_run(l->daemon);
+	run_daemon(l);
 	update_timer(l);
 }
 
@@ -210,12 +242,13 @@ int status_listener_start(struct status_listener **out, struct ev_loop *loop, co
 	if (r < 0)
 		goto fail;
 	/* No MHD_USE_INTERNAL_POLLING_THREAD: MHD only works inside MHD_run, called by the loop. */
-	l->daemon = MHD_start_daemon(
-	    MHD_USE_EPOLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, handle_request, l,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)STATUS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)STATUS_IDLE_TIMEOUT_SEC, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
+	l->daemon =
+	    MHD_start_daemon(MHD_USE_EPOLL | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, handle_request,
+			     l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)STATUS_MAX_CONNECTIONS,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)STATUS_IDLE_TIMEOUT_SEC,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_LIMIT,
+			     MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_END);
 	if (!l->daemon) {
 		close(fd);
 		r = agent_error_set(err, AGENT_FAIL_SOFTWARE, -EIO,

@@ -339,11 +339,18 @@ static void test_sd_notify_order(void **state)
 	assert_int_equal(ev_init(&loop), 0);
 	assert_int_equal(observer_start(&obs, &loop, &opts, &err), 0);
 	observer_secret_written(&obs, "signing_key", "ed25519", "abcd", NULL, 0);
-	/* Not ready yet: no file, nothing sent. */
+	/* Not ready yet: no file, nothing sent, not even for a rotation. */
+	observer_rotation_begin(&obs);
+	observer_rotation_result(&obs, "signing_key", ROTATION_UNCHANGED);
+	observer_rotation_end(&obs);
 	assert_int_equal(stat(rf, &st), -1);
 	assert_int_equal(observer_ready(&obs, &err), 0);
 	recv_message(fd, msg, sizeof(msg));
-	assert_string_equal(msg, "READY=1\nSTATUS=1 secrets written");
+	assert_true(strncmp(msg,
+			    "READY=1\nSTATUS=1 secrets written; last rotation unchanged "
+			    "signing_key at ",
+			    strlen("READY=1\nSTATUS=1 secrets written; last rotation unchanged "
+				   "signing_key at ")) == 0);
 	assert_int_equal(stat(rf, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0444);
 	assert_int_equal(st.st_uid, geteuid());
