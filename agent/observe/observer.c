@@ -109,14 +109,15 @@ void observer_free(struct observer *obs)
 	*obs = (struct observer){0};
 }
 
-void observer_secret_declared(struct observer *obs, const char *secret, const char *type)
+void observer_secret_declared(struct observer *obs, const char *secret, enum sfs_secret_type type)
 {
 	if (active(obs))
-		recorded(metrics_secret_declare(obs->metrics, secret, type), "a secret", secret);
+		recorded(metrics_secret_declare(obs->metrics, secret, sfs_type_name(type)),
+			 "a secret", secret);
 }
 
-void observer_secret_written(struct observer *obs, const char *secret, const char *type,
-			     const char *fingerprint, const void *cert_pem, size_t cert_len)
+void observer_secret_written(struct observer *obs, const char *secret, enum sfs_secret_type type,
+			     const char *fingerprint, const void *written, size_t len)
 {
 	struct observed_cert *certs = NULL;
 	struct timespec now;
@@ -126,10 +127,12 @@ void observer_secret_written(struct observer *obs, const char *secret, const cha
 	if (!active(obs))
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (cert_pem)
-		r = cert_list_from_pem(cert_pem, cert_len, &certs, &ncerts);
+	/* Only certificates are parsed: a key's bytes are never looked at. */
+	if (written && (type == SFS_TYPE_X509 || type == SFS_TYPE_TLS_CERT))
+		r = cert_list_from_pem(written, len, &certs, &ncerts);
 	recorded(r, "its certificates", secret);
-	recorded(metrics_secret_written(obs->metrics, secret, type, fingerprint, certs, ncerts,
+	recorded(metrics_secret_written(obs->metrics, secret, sfs_type_name(type), fingerprint,
+					certs, ncerts,
 					(double)now.tv_sec + (double)now.tv_nsec / 1e9),
 		 "a write", secret);
 	recorded(expiry_watch_set(obs->expiry, secret, certs, ncerts), "its expiry", secret);

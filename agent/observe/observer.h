@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "base/event_loop.h"
 #include "observe/metrics.h"
+#include "secret_fs/validate.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,14 +56,14 @@ int observer_start(struct observer *obs, struct ev_loop *loop, const struct obse
 void observer_free(struct observer *obs);
 
 /* A secret the configuration names, before anything is written (its counters start at 0). */
-void observer_secret_declared(struct observer *obs, const char *secret, const char *type);
+void observer_secret_declared(struct observer *obs, const char *secret, enum sfs_secret_type type);
 
 /* A secret was written or validated in place (at start and after each applied rotation).
- * `fingerprint` as logged ("" or NULL for opaque). `cert_pem` is the certificate PEM that
- * was written for x509 and tls-cert secrets (public bytes), and NULL for every other type:
- * never pass a key's bytes. */
-void observer_secret_written(struct observer *obs, const char *secret, const char *type,
-			     const char *fingerprint, const void *cert_pem, size_t cert_len);
+ * `fingerprint` as logged ("" or NULL for opaque). `written`/`len` are the bytes written:
+ * for x509 and tls-cert secrets the certificates are read from them (public bytes); for every
+ * other type they are not looked at, and NULL is fine. */
+void observer_secret_written(struct observer *obs, const char *secret, enum sfs_secret_type type,
+			     const char *fingerprint, const void *written, size_t len);
 
 /* Readiness reached (first materialization complete and, for run, the child started):
  * secret_agent_ready 1, /readyz 200, the ready file written, READY=1 + STATUS=. Idempotent.

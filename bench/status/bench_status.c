@@ -67,19 +67,19 @@ static void serve(bool listener, int fd)
 		fprintf(stderr, "bench_status: %s\n", err.msg);
 		_exit(1);
 	}
-	observer_secret_written(&obs, "signing_key", "ed25519",
+	observer_secret_written(&obs, "signing_key", SFS_TYPE_ED25519,
 				"3f2a9c01d4e5b6a7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
 				NULL, 0);
-	observer_secret_written(&obs, "tls_cert", "tls-cert",
+	observer_secret_written(&obs, "tls_cert", SFS_TYPE_TLS_CERT,
 				"9b8a7c6d5e4f30211203948576a6b5c4d3e2f1001122334455667788990aabbc",
 				chain, nchain);
-	observer_secret_written(&obs, "tls_key", "tls-key",
+	observer_secret_written(&obs, "tls_key", SFS_TYPE_TLS_KEY,
 				"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 				NULL, 0);
-	observer_secret_written(&obs, "root_ca", "x509",
+	observer_secret_written(&obs, "root_ca", SFS_TYPE_X509,
 				"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
 				ca, nca);
-	observer_secret_written(&obs, "app_token", "opaque", NULL, NULL, 0);
+	observer_secret_written(&obs, "app_token", SFS_TYPE_OPAQUE, NULL, NULL, 0);
 	observer_rotation_result(&obs, "tls_cert", ROTATION_APPLIED);
 	observer_rotation_result(&obs, "root_ca", ROTATION_REJECTED);
 	observer_notification(&obs, "signal", true);

@@ -194,6 +194,10 @@ class Listener(satest.TempDirTestCase):
                        "-subj", '/O=Example, "Q"/CN=srv')
         self.d.cmd("written tls_cert tls-cert " + "cd" * 32 + " " + cert)
         self.d.cmd("written blob opaque -")
+        # The bytes of a key type are never parsed, even when they hold a certificate.
+        self.d.cmd("written tls_key tls-key " + "ee" * 32 + " " + cert)
+        self.d.cmd("written signing_key ed25519 " + "ab" * 32 + " " +
+                   os.path.join(self.tmp, "k.pem"))
         self.d.cmd("rotation tls_cert applied")
         self.d.cmd("notification signal ok")
         self.d.cmd("restart")
@@ -211,6 +215,10 @@ class Listener(satest.TempDirTestCase):
                               "+%s"], capture_output=True, text=True).stdout.strip()
         self.assertIn('secret_agent_certificate_expiry_timestamp_seconds{secret="tls_cert",'
                       'index="0",subject="%s"} %s\n' % (label, end), body.decode())
+        self.assertNotIn(b'secret_agent_certificate_expiry_timestamp_seconds{secret="tls_key"',
+                         body)
+        self.assertIn(b'secret_agent_secret_info{secret="tls_key",type="tls-key",fingerprint="'
+                      + b"ee" * 32 + b'"} 1\n', body)
         # Five days left, inside the default 30-day window: counted and logged.
         self.assertIn(b"\nsecret_agent_certificates_expiring 1\n", body)
         self.assertIn("event=certificate_expiring secret=tls_cert", self.d.log())

@@ -79,17 +79,19 @@ static void command(struct ev_loop *loop, struct driver *d, char *line)
 	char *argv[8] = {0};
 	int argc = 0;
 	struct agent_error err = {0};
+	enum sfs_secret_type type;
 
 	for (char *tok = strtok(line, " "); tok && argc < 8; tok = strtok(NULL, " "))
 		argv[argc++] = tok;
 	if (argc == 0)
 		return;
-	if (strcmp(argv[0], "declare") == 0 && argc == 3) {
-		observer_secret_declared(&d->obs, argv[1], argv[2]);
-	} else if (strcmp(argv[0], "written") == 0 && argc >= 4) {
+	if (strcmp(argv[0], "declare") == 0 && argc == 3 && sfs_type_parse(argv[2], &type) == 0) {
+		observer_secret_declared(&d->obs, argv[1], type);
+	} else if (strcmp(argv[0], "written") == 0 && argc >= 4 &&
+		   sfs_type_parse(argv[2], &type) == 0) {
 		size_t len = 0;
 		char *pem = argc >= 5 ? read_file(argv[4], &len) : NULL;
-		observer_secret_written(&d->obs, argv[1], argv[2],
+		observer_secret_written(&d->obs, argv[1], type,
 					strcmp(argv[3], "-") == 0 ? "" : argv[3], pem, len);
 		free(pem);
 	} else if (strcmp(argv[0], "ready") == 0) {
@@ -338,7 +340,7 @@ static void test_sd_notify_order(void **state)
 
 	assert_int_equal(ev_init(&loop), 0);
 	assert_int_equal(observer_start(&obs, &loop, &opts, &err), 0);
-	observer_secret_written(&obs, "signing_key", "ed25519", "abcd", NULL, 0);
+	observer_secret_written(&obs, "signing_key", SFS_TYPE_ED25519, "abcd", NULL, 0);
 	/* Not ready yet: no file, nothing sent, not even for a rotation. */
 	observer_rotation_begin(&obs);
 	observer_rotation_result(&obs, "signing_key", ROTATION_UNCHANGED);
