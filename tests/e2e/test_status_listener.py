@@ -58,6 +58,7 @@ class Driver:
             return f.read().decode(errors="replace")
 
     def close(self):
+        """Ends the driver; returns its exit status (0, unless it crashed or leaked)."""
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()
@@ -70,7 +71,11 @@ class Driver:
                 self.proc.wait()
         self.proc.stdout.close()
         self.err.close()
+        log = self.log()
         os.unlink(self.stderr_path)
+        if self.proc.returncode != 0:
+            raise AssertionError("the driver exited %d:\n%s" % (self.proc.returncode, log[-3000:]))
+        return 0
 
 
 def request(port, method, path, headers=None, host="127.0.0.1"):
