@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 
 	/* The real agent. */
 	{
-		char dir[] = "/tmp/bench-status-XXXXXX";
+		char dir[] = "/tmp/bench-status-XXXXXX", target[64];
 		struct memory a_off, a_lib, a_on;
 		long wk_off = -1, wk_lib = -1, wk_on = -1;
 		bool have_off, have_lib, have_on;
@@ -383,9 +383,8 @@ int main(int argc, char **argv)
 		else
 			printf("%-34s %s\n", "--status-listen 127.0.0.1:0",
 			       "n/a (this build's run does not take the flag)");
-		snprintf(dir + strlen(dir), 4, "/t");
-		unlink(dir);
-		dir[strlen(dir) - 2] = '\0';
+		snprintf(target, sizeof(target), "%s/t", dir);
+		unlink(target);
 		rmdir(dir);
 	}
 	return 0;
