@@ -25,6 +25,8 @@ static const struct subcommand subcommands[] = {
      "validate [--type auto|ed25519|x509|tls-cert|tls-key] [--domain TAG] [--key-id ID]\n"
      "                      [--cert SOURCE] [--ca SOURCE] [--warn-days N] [--json] SOURCE..."},
     {"check-config", cmd_check_config, cmd_check_config_usage, "check-config --config FILE"},
+    {"status", cmd_status, cmd_status_usage,
+     "status [--status-listen ADDR | --config FILE] [--json]"},
 };
 
 static void usage(FILE *out)

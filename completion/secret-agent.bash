@@ -37,7 +37,7 @@ _secret_agent()
 		cword=$COMP_CWORD
 	fi
 
-	local commands='run materialize watch validate check-config'
+	local commands='run materialize watch validate check-config status'
 	local common='--config --secret --user --group --require-env --require-dir --wait-tcp
 		--wait-any-tcp --timeout --on-change --debounce --poll-interval --grace --kill-after
 		--hook-timeout --signal-group --privileged-watcher --log-format --log-level
@@ -123,6 +123,9 @@ _secret_agent()
 		;;
 	watch | check-config)
 		COMPREPLY=($(compgen -W "$common --notify-pidfile" -- "$cur"))
+		;;
+	status)
+		COMPREPLY=($(compgen -W '--status-listen --config --json --help' -- "$cur"))
 		;;
 	validate)
 		if [[ $cur == -* ]]; then

@@ -9,16 +9,28 @@ void observe_set(const struct agent_observer *obs)
 	observer = obs;
 }
 
-void observe_rotation(enum observe_rotation outcome, const char *secrets)
+void observe_rotation_begin(void)
 {
-	if (observer && observer->rotation)
-		observer->rotation(observer->ctx, outcome, secrets);
+	if (observer && observer->rotation_begin)
+		observer->rotation_begin(observer->ctx);
 }
 
-void observe_secret_written(const char *secret, bool changed)
+void observe_rotation(const char *secret, enum observe_rotation outcome)
+{
+	if (observer && observer->rotation)
+		observer->rotation(observer->ctx, secret, outcome);
+}
+
+void observe_rotation_end(void)
+{
+	if (observer && observer->rotation_end)
+		observer->rotation_end(observer->ctx);
+}
+
+void observe_secret_written(const struct observe_write *w)
 {
 	if (observer && observer->secret_written)
-		observer->secret_written(observer->ctx, secret, changed);
+		observer->secret_written(observer->ctx, w);
 }
 
 void observe_notification(const char *action, bool ok)
@@ -37,4 +49,10 @@ void observe_ready(void)
 {
 	if (observer && observer->ready)
 		observer->ready(observer->ctx);
+}
+
+void observe_stopping(void)
+{
+	if (observer && observer->stopping)
+		observer->stopping(observer->ctx);
 }

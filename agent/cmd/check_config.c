@@ -30,6 +30,7 @@ void cmd_check_config_usage(FILE *out)
 	    "  --on-change signal:NAME|restart|exec:/path|none  --debounce 100ms\n"
 	    "  --poll-interval 0  --grace 5s  --kill-after 0  --hook-timeout 30s\n"
 	    "  --signal-group[=yes|no]  --privileged-watcher[=yes|no]\n"
+	    "  --status-listen HOST:PORT  --ready-file PATH  --warn-days N\n"
 	    "  --log-format text|json  --log-level debug|info|warn|error\n"
 	    "  --notify-pidfile FILE    as for watch\n"
 	    "\n"

@@ -14,11 +14,13 @@ int cmd_materialize(int argc, char **argv, struct agent_error *err);
 int cmd_watch(int argc, char **argv, struct agent_error *err);
 int cmd_validate(int argc, char **argv, struct agent_error *err);
 int cmd_check_config(int argc, char **argv, struct agent_error *err);
+int cmd_status(int argc, char **argv, struct agent_error *err);
 
 void cmd_run_usage(FILE *out);
 void cmd_materialize_usage(FILE *out);
 void cmd_watch_usage(FILE *out);
 void cmd_validate_usage(FILE *out);
 void cmd_check_config_usage(FILE *out);
+void cmd_status_usage(FILE *out);
 
 #endif

@@ -27,12 +27,14 @@ void lifecycle_init(struct lifecycle *lc, bool has_child)
 
 void lifecycle_free(struct lifecycle *lc)
 {
+	observe_set(NULL);
 	rotation_stop(lc->rot);
 	supervisor_destroy(lc->sv);
 	if (lc->sigfd >= 0)
 		close(lc->sigfd);
 	if (lc->have_materializer)
 		materializer_free(&lc->m);
+	observer_free(&lc->obs);
 	if (lc->loop.epfd >= 0)
 		ev_close(&lc->loop);
 	config_free(&lc->cfg);
@@ -84,6 +86,91 @@ int lifecycle_first_materialization(struct config *cfg, struct ev_loop *loop,
 	if (r == 0)
 		r = materializer_apply(m, NULL, NULL, err);
 	return r;
+}
+
+/* --- the observer: the moments of base/observe.h fed to observe/observer.h -------------- */
+
+static void on_rotation_begin(void *ctx)
+{
+	observer_rotation_begin(ctx);
+}
+
+static void on_rotation(void *ctx, const char *secret, enum observe_rotation outcome)
+{
+	static const enum rotation_result result[] = {
+	    [OBSERVE_ROTATION_APPLIED] = ROTATION_APPLIED,
+	    [OBSERVE_ROTATION_REJECTED] = ROTATION_REJECTED,
+	    [OBSERVE_ROTATION_UNCHANGED] = ROTATION_UNCHANGED,
+	};
+
+	observer_rotation_result(ctx, secret, result[outcome]);
+}
+
+static void on_rotation_end(void *ctx)
+{
+	observer_rotation_end(ctx);
+}
+
+static void on_secret_written(void *ctx, const struct observe_write *w)
+{
+	observer_secret_written(ctx, w->secret, w->type, w->fingerprint, w->data, w->len);
+}
+
+static void on_notification(void *ctx, const char *action, bool ok)
+{
+	observer_notification(ctx, action, ok);
+}
+
+static void on_child_restarted(void *ctx, pid_t pid)
+{
+	(void)pid;
+	observer_child_restart(ctx);
+}
+
+static void on_ready(void *ctx)
+{
+	struct agent_error err;
+
+	/* The ready file is for probes: failing to write it must not stop the service. */
+	if (observer_ready(ctx, &err) < 0)
+		log_error("ready_file_failed", NULL, "%s", err.msg);
+}
+
+static void on_stopping(void *ctx)
+{
+	observer_stopping(ctx);
+}
+
+/* Starts the observer (the status listener answers from here on, /readyz 503 until ready)
+ * and routes the agent's moments to it. */
+static int start_observer(struct lifecycle *lc, struct agent_error *err)
+{
+	static struct agent_observer hooks = {
+	    .rotation_begin = on_rotation_begin,
+	    .rotation = on_rotation,
+	    .rotation_end = on_rotation_end,
+	    .secret_written = on_secret_written,
+	    .notification = on_notification,
+	    .child_restarted = on_child_restarted,
+	    .ready = on_ready,
+	    .stopping = on_stopping,
+	};
+	const struct observer_opts opts = {
+	    .status_listen = lc->cfg.status_listen,
+	    .ready_file = lc->cfg.ready_file,
+	    .warn_days = (int)lc->cfg.warn_days,
+	};
+	int r = observer_start(&lc->obs, &lc->loop, &opts, err);
+
+	if (r < 0) {
+		err->event = "status_listen_failed";
+		return r;
+	}
+	for (size_t i = 0; i < lc->cfg.nsecrets; i++)
+		observer_secret_declared(&lc->obs, lc->cfg.secrets[i].name, lc->cfg.secrets[i].type);
+	hooks.ctx = &lc->obs;
+	observe_set(&hooks);
+	return 0;
 }
 
 static void log_drop(const struct lifecycle *lc)
@@ -174,6 +261,9 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 		err->event = "event_loop_failed";
 		return r;
 	}
+	r = start_observer(lc, err);
+	if (r < 0)
+		return r;
 	r = lifecycle_first_materialization(&lc->cfg, &lc->loop, &lc->m, &lc->have_materializer,
 					    err);
 	if (r < 0)
@@ -238,6 +328,7 @@ int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *e
 	if (r == 0)
 		observe_ready();
 	status = supervisor_run(lc->sv);
+	observe_stopping();
 	log_event(LOG_INFO, "agent_exit", NULL, NULL, "exit code %d", status);
 	return status;
 }

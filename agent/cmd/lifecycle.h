@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "base/event_loop.h"
 #include "config/config.h"
+#include "observe/observer.h"
 #include "proc/child_spawn.h"
 #include "proc/privdrop.h"
 #include "proc/signals.h"
@@ -41,6 +42,7 @@ struct lifecycle {
 	struct child_spec spec;
 	struct supervisor *sv;
 	struct rotation *rot;
+	struct observer obs; /* status listener, metrics, ready file, service-manager notify */
 };
 
 /* Records the inherited signal state and umask (before anything changes them) and sets the

@@ -594,8 +594,14 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 	memcpy(rt->fingerprint, w->fingerprint, sizeof(rt->fingerprint));
 	if (changed)
 		(*changed_count)++;
-	if (s->to)
-		observe_secret_written(s->name, changed);
+	observe_secret_written(&(const struct observe_write){
+	    .secret = s->name,
+	    .type = s->type,
+	    .fingerprint = w->fingerprint,
+	    .data = w->output.data,
+	    .len = w->output.len,
+	    .changed = changed,
+	});
 	return 0;
 }
 

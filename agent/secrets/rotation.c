@@ -29,7 +29,9 @@ struct rotation {
 	uint64_t first_pending_ms;
 	bool *pending; /* cfg->nsecrets entries */
 	bool *which;
-	bool *changed; /* union over the rounds of one application */
+	bool *changed;	 /* union over the rounds of one application */
+	bool *attempted; /* in the set of one of those rounds (for the observer) */
+	bool *refused;	 /* in a round that was rejected */
 	size_t n;
 };
 
@@ -75,23 +77,28 @@ static void apply_pending(struct rotation *r)
 {
 	char names[1024], fps[2048];
 	size_t total = 0;
-	bool rejected = false;
 
 	if (!take_pending(r))
 		return;
 	memset(r->changed, 0, r->n * sizeof(r->changed[0]));
+	memset(r->attempted, 0, r->n * sizeof(r->attempted[0]));
+	memset(r->refused, 0, r->n * sizeof(r->refused[0]));
+	observe_rotation_begin();
 	for (int round = 0; round < MAX_APPLY_ROUNDS; round++) {
 		struct agent_error err;
 		size_t nchanged = 0;
 
+		for (size_t i = 0; i < r->n; i++)
+			r->attempted[i] |= r->which[i];
 		if (materializer_apply(r->m, r->which, &nchanged, &err) < 0) {
 			/* The log names the class by the status a start would have ended with. */
 			log_warn("rotation_rejected", NULL,
 				 "the new version was not applied (exit code %d): every file stays "
 				 "as it was; the next change is tried again",
 				 agent_exit_code(err.failure));
-			observe_rotation(OBSERVE_ROTATION_REJECTED, NULL);
-			rejected = true;
+			/* The set is all or nothing: each of its secrets is refused. */
+			for (size_t i = 0; i < r->n; i++)
+				r->refused[i] |= r->which[i];
 			break;
 		}
 		for (size_t i = 0; i < r->n; i++)
@@ -107,16 +114,19 @@ static void apply_pending(struct rotation *r)
 		if (!take_pending(r))
 			break;
 	}
-	if (total == 0) {
-		if (!rejected)
-			observe_rotation(OBSERVE_ROTATION_UNCHANGED, NULL);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->attempted[i])
+			observe_rotation(r->m->cfg->secrets[i].name,
+					 r->refused[i]	   ? OBSERVE_ROTATION_REJECTED
+					 : r->changed[i] ? OBSERVE_ROTATION_APPLIED
+							 : OBSERVE_ROTATION_UNCHANGED);
+	observe_rotation_end();
+	if (total == 0)
 		return;
-	}
 	describe_changes(r, names, sizeof(names), fps, sizeof(fps));
 	log_event(LOG_DEBUG, "rotation_applied", NULL,
 		  (const char *[]){"secrets", names, "fingerprints", fps, NULL},
 		  "%zu target(s) rewritten", total);
-	observe_rotation(OBSERVE_ROTATION_APPLIED, names);
 	notifier_notify(r->notifier, names, fps);
 }
 
@@ -253,7 +263,9 @@ int rotation_start(struct rotation **out, struct ev_loop *loop, struct materiali
 	r->pending = calloc(r->n ? r->n : 1, sizeof(*r->pending));
 	r->which = calloc(r->n ? r->n : 1, sizeof(*r->which));
 	r->changed = calloc(r->n ? r->n : 1, sizeof(*r->changed));
-	if (!r->pending || !r->which || !r->changed)
+	r->attempted = calloc(r->n ? r->n : 1, sizeof(*r->attempted));
+	r->refused = calloc(r->n ? r->n : 1, sizeof(*r->refused));
+	if (!r->pending || !r->which || !r->changed || !r->attempted || !r->refused)
 		goto fail;
 	ret = start(r, notify);
 	if (ret == 1) {
@@ -283,5 +295,7 @@ void rotation_stop(struct rotation *r)
 	free(r->pending);
 	free(r->which);
 	free(r->changed);
+	free(r->attempted);
+	free(r->refused);
 	free(r);
 }

@@ -145,8 +145,9 @@ class BashCompletion(unittest.TestCase):
 
     def test_commands(self):
         self.assertEqual(self.complete("secret-agent va"), ["validate"])
+        self.assertEqual(self.complete("secret-agent status --j"), ["--json"])
         self.assertEqual(sorted(self.complete("secret-agent ")), sorted(
-            ["run", "materialize", "watch", "validate", "check-config", "--help", "--version"]))
+            ["run", "materialize", "watch", "validate", "check-config", "status", "--help", "--version"]))
 
     def test_flags_and_values(self):
         self.assertIn("--notify-pidfile", self.complete("secret-agent watch --no"))

@@ -73,6 +73,25 @@ class SystemdUnits(unittest.TestCase):
                          "/etc/secret-agent/%i.conf"]:
             self.assertIn(expected, lines)
 
+    def test_type_notify(self):
+        # The materialize template is a oneshot (ready = exited 0); the Type=notify service
+        # its comment shows for `secret-agent run` must itself be a valid unit.
+        path = os.path.join(pkgtest.SOURCE_DIR, "systemd", "secret-agent@.service")
+        with open(path) as f:
+            text = f.read()
+        lines = [l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#")]
+        self.assertIn("Type=oneshot", lines)
+        example = [l[len("#   "):] for l in text.splitlines() if l.startswith("#   [Service]") or
+                   l.startswith("#   Type=") or l.startswith("#   NotifyAccess=") or
+                   l.startswith("#   ExecStart=/usr/bin/secret-agent run")]
+        self.assertIn("Type=notify", example)
+        self.assertIn("NotifyAccess=main", example)
+        unit = "[Unit]\nDescription=example\n\n" + "\n".join(example).replace(
+            "/usr/bin/secret-agent", pkgtest.AGENT).replace("/usr/bin/myapp", "/bin/true") + "\n"
+        r = self.verify("myapp.service", unit)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((r.stdout + r.stderr).strip(), "", r.stdout + r.stderr)
+
 
 if __name__ == "__main__":
     if not shutil.which("systemd-analyze"):

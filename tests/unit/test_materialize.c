@@ -144,13 +144,17 @@ struct written {
 	char last[32];
 };
 
-static void on_written(void *ctx, const char *secret, bool changed)
+static void on_written(void *ctx, const struct observe_write *write)
 {
 	struct written *w = ctx;
 
 	w->count++;
-	w->changed += changed;
-	snprintf(w->last, sizeof(w->last), "%s", secret);
+	w->changed += write->changed;
+	snprintf(w->last, sizeof(w->last), "%s", write->secret);
+	/* An opaque secret: no fingerprint, and the bytes handed over are the ones written. */
+	assert_int_equal(write->type, SFS_TYPE_OPAQUE);
+	assert_string_equal(write->fingerprint, "");
+	assert_true(write->data != NULL && write->len > 0);
 }
 
 /* An observer sees every committed target, changed or not, by the secret's name. */
