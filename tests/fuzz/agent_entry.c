@@ -4,11 +4,11 @@
 
 #include "base/event_loop.h"
 #include "config/config.h"
+#include "secret_fs/source.h"
 #include "secrets/mountinfo.h"
 #include "secrets/notify.h"
 #include "secrets/source_watch.h"
 #include "secrets/tcp_probe.h"
-#include "secret_fs/source.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -183,8 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			path = fuzz_write_file("replan.ini", ini.buf, ini.len);
 			if (plan_of(path, &replan) != 0 ||
 			    !fuzz_same_lines(first.buf, replan.buf, skip)) {
-				fprintf(stderr, "round trip failed:\n--- plan\n%s--- as INI\n%s--- "
-						"gives\n%s\n",
+				fprintf(stderr,
+					"round trip failed:\n--- plan\n%s--- as INI\n%s--- "
+					"gives\n%s\n",
 					first.buf, ini.buf, replan.buf);
 				abort(); /* invariant 2 */
 			}

@@ -97,7 +97,8 @@ static void check_message_names_secret(int argc, char **argv, const char *msg)
 		const char *spec = secret_spec(argc, argv, &i);
 		const char *n = spec ? spec_name(spec, name, sizeof(name)) : NULL;
 
-		if (n && strncmp(msg + 9, n, strlen(n)) == 0 && strncmp(msg + 9 + strlen(n), ": ", 2) == 0)
+		if (n && strncmp(msg + 9, n, strlen(n)) == 0 &&
+		    strncmp(msg + 9 + strlen(n), ": ", 2) == 0)
 			return;
 #if PENDING_SECRET_NAME_FIX
 		if (n && strncmp(spec, "name=", 5) != 0)
@@ -187,8 +188,9 @@ static void check_flags_match_file(int argc, char **argv, const struct run *flag
 		r = fuzz_config_plan(path, f, msg, sizeof(msg));
 		fclose(f);
 		if (r < 0 || !fuzz_same_lines(flags->buf, plan, skip)) {
-			fprintf(stderr, "flags and file disagree:\n--- flags give\n%s\n--- as INI\n%s"
-					"--- gives\n%s%s\n",
+			fprintf(stderr,
+				"flags and file disagree:\n--- flags give\n%s\n--- as INI\n%s"
+				"--- gives\n%s%s\n",
 				flags->buf, ini, plan, msg);
 			abort(); /* invariant 4 */
 		}

@@ -33,17 +33,43 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const names[] = {
-    "..data", "..2026_01_01_00_00_00.1", "..2026_02_02_00_00_00.2", "..data_tmp", "key",
-    "tls.crt", "tls.key", "ca.crt", "sub", "..data/key", "..data/sub", "sub/key",
-    "..2026_01_01_00_00_00.1/key", "..2026_02_02_00_00_00.2/key", "key/", "..",
+    "..data",
+    "..2026_01_01_00_00_00.1",
+    "..2026_02_02_00_00_00.2",
+    "..data_tmp",
+    "key",
+    "tls.crt",
+    "tls.key",
+    "ca.crt",
+    "sub",
+    "..data/key",
+    "..data/sub",
+    "sub/key",
+    "..2026_01_01_00_00_00.1/key",
+    "..2026_02_02_00_00_00.2/key",
+    "key/",
+    "..",
 };
 static const char *const targets[] = {
-    "..data/key", "..2026_01_01_00_00_00.1", "..2026_02_02_00_00_00.2", "..data", "key",
-    "../key", "/", "/nonexistent", ".", "..data/tls.crt", "sub/key", "..data_tmp",
-    "..data/..data/key", "", "/dev/null", "../../../../../../etc/hostname",
+    "..data/key",
+    "..2026_01_01_00_00_00.1",
+    "..2026_02_02_00_00_00.2",
+    "..data",
+    "key",
+    "../key",
+    "/",
+    "/nonexistent",
+    ".",
+    "..data/tls.crt",
+    "sub/key",
+    "..data_tmp",
+    "..data/..data/key",
+    "",
+    "/dev/null",
+    "../../../../../../etc/hostname",
 };
 
-#define NAME(b) names[(b) % (sizeof(names) / sizeof(names[0]))]
+#define NAME(b)	  names[(b) % (sizeof(names) / sizeof(names[0]))]
 #define TARGET(b) targets[(b) % (sizeof(targets) / sizeof(targets[0]))]
 
 struct input {
@@ -81,8 +107,8 @@ static void build(int dir, struct input *in)
 				content[i] = (uint8_t)((b = next(in)) < 0 ? 0 : b);
 			{
 				int fd = openat(dir, NAME(a),
-						O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
-						    O_NONBLOCK,
+						O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+						    O_CLOEXEC | O_NONBLOCK,
 						(op & 0x80) ? 0 : 0644);
 				if (fd >= 0) {
 					if (write(fd, content, (size_t)len) < 0) {
@@ -184,9 +210,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Compared with what the kernel gives (plain_read reads more than max_bytes so that a
 	 * larger file is known to be refused). */
 	plain = plain_read(path, expect, sizeof(expect), &expect_len);
-	r = sfs_source_read(&(struct sfs_source){.kind = SFS_SOURCE_FILE, .ref = path, .spec = spec},
-			    &opts, &got, &err);
-	if (r == 0 && (plain < 0 || got.len != expect_len || memcmp(got.data, expect, got.len) != 0))
+	r = sfs_source_read(
+	    &(struct sfs_source){.kind = SFS_SOURCE_FILE, .ref = path, .spec = spec}, &opts, &got,
+	    &err);
+	if (r == 0 &&
+	    (plain < 0 || got.len != expect_len || memcmp(got.data, expect, got.len) != 0))
 		abort(); /* invariant 2 */
 	if ((r == -ENOENT) != (plain == -ENOENT) || (plain == -EISDIR && r != -EISDIR))
 		abort(); /* invariant 2 */

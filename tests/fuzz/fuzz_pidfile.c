@@ -38,7 +38,8 @@ static long long expected_pid(const uint8_t *data, size_t size)
 	for (; i < size && isdigit(data[i]); i++, digits++)
 		if ((v = v * 10 + (data[i] - '0')) > INT_MAX)
 			return -1;
-	while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+	while (i < size &&
+	       (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
 		i++;
 	if (digits == 0 || i != size || v <= 0 || v == getpid())
 		return -1;

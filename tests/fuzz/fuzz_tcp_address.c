@@ -35,8 +35,8 @@ static void check_address(const char *spec)
 	if (fuzz_tcp_address(canon, host2, port2, msg, sizeof(msg)) < 0 || strcmp(host, host2) ||
 	    strcmp(port, port2))
 		abort();
-	snprintf(canon, sizeof(canon), strchr(host, ':') ? "PLAINTEXT://[%s]:%s" : "PLAINTEXT://%s:%s",
-		 host, port);
+	snprintf(canon, sizeof(canon),
+		 strchr(host, ':') ? "PLAINTEXT://[%s]:%s" : "PLAINTEXT://%s:%s", host, port);
 	if (fuzz_tcp_address(canon, host2, port2, msg, sizeof(msg)) < 0 || strcmp(host, host2) ||
 	    strcmp(port, port2))
 		abort();
@@ -50,7 +50,8 @@ static void each_item(const char *item, void *ctx)
 	(void)ctx;
 	if (!copy)
 		abort();
-	for (char *w = strtok_r(copy, ", \t\r\n\v\f", &save); w; w = strtok_r(NULL, ", \t\r\n\v\f", &save))
+	for (char *w = strtok_r(copy, ", \t\r\n\v\f", &save); w;
+	     w = strtok_r(NULL, ", \t\r\n\v\f", &save))
 		check_address(w);
 	free(copy);
 }

@@ -56,7 +56,8 @@ static void empty_at(int dfd)
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			continue;
-		int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub =
+		    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub >= 0) {
 			/* Directories made without write or search permission by a harness. */
 			fchmod(sub, 0700);
@@ -79,13 +80,13 @@ bool fuzz_ini_value(const char *value, char *out, size_t outsize)
 {
 	size_t len = strlen(value), o = 0;
 
-	if (len == 0 || isspace((unsigned char)value[0]) ||
-	    isspace((unsigned char)value[len - 1]))
+	if (len == 0 || isspace((unsigned char)value[0]) || isspace((unsigned char)value[len - 1]))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)value[i];
 
-		if (c < 0x20 || c == 0x7f || (c == ';' && i > 0 && isspace((unsigned char)value[i - 1])))
+		if (c < 0x20 || c == 0x7f ||
+		    (c == ';' && i > 0 && isspace((unsigned char)value[i - 1])))
 			return false;
 		if (o + 3 >= outsize)
 			return false;

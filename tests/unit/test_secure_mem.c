@@ -197,8 +197,10 @@ static void sha256_vector(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(alloc_and_free), cmocka_unit_test(from_copies),
-	    cmocka_unit_test(equality),	      cmocka_unit_test(readonly_faults),
+	    cmocka_unit_test(alloc_and_free),
+	    cmocka_unit_test(from_copies),
+	    cmocka_unit_test(equality),
+	    cmocka_unit_test(readonly_faults),
 	    cmocka_unit_test(sha256_vector),
 	    cmocka_unit_test(sanitizer_sees_secure_memory),
 	    cmocka_unit_test(malloc_backend_does_not_reuse),
