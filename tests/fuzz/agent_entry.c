@@ -14,10 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The config API's error type: the one line to change when it becomes struct agent_error
+ * (same `msg` field). */
+typedef struct config_error config_err;
+
 int fuzz_config_plan(const char *path, FILE *plan, char *msg, size_t msgsize)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	config_err err = {0};
 	int r;
 
 	config_init(&cfg);
@@ -36,7 +40,7 @@ int fuzz_flags_plan(int argc, char **argv, bool allow_notify_pidfile, int *consu
 		    char *msg, size_t msgsize)
 {
 	struct config cfg;
-	struct config_error err = {0};
+	config_err err = {0};
 	int idx = 0, r;
 
 	config_init(&cfg);
@@ -57,7 +61,7 @@ int fuzz_tcp_list(const char *value, bool commas, void (*each)(const char *item,
 {
 	char *argv[] = {commas ? "--wait-any-tcp" : "--wait-tcp", (char *)value};
 	struct config cfg;
-	struct config_error err = {0};
+	config_err err = {0};
 	struct strlist *list;
 	int idx = 0, r;
 
