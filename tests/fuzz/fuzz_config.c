@@ -20,6 +20,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The line reader takes an indented continuation line that starts with '[' (an IPv6 address
+ * in a wait_tcp list: "  [::1]:9092") for an indented section header and refuses the file.
+ * Until that is fixed, such a list is written on one line (reproducer in
+ * pending/fuzz_config/). Delete this line with the fix. */
+#ifndef PENDING_INDENTED_BRACKET_FIX
+#define PENDING_INDENTED_BRACKET_FIX 1
+#endif
+
 struct text {
 	char *buf;
 	size_t len;
@@ -49,6 +57,26 @@ static bool put_key(FILE *ini, const char *key, const char *value)
 	if (!fuzz_ini_value(value, spelled, sizeof(spelled)))
 		return false;
 	fprintf(ini, "%s = %s\n", key, spelled);
+	return true;
+}
+
+/* A list one item per line: the first after "key =", the others as indented continuation
+ * lines (items never hold whitespace). */
+static bool put_list(FILE *ini, const char *key, char *items)
+{
+	char spelled[512], *save = NULL;
+	bool first = true;
+
+#if PENDING_INDENTED_BRACKET_FIX
+	if (strstr(items, " ["))
+		return put_key(ini, key, items);
+#endif
+	for (char *w = strtok_r(items, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (!fuzz_ini_value(w, spelled, sizeof(spelled)))
+			return false;
+		fprintf(ini, first ? "%s = %s\n" : "%.0s  %s\n", key, spelled);
+		first = false;
+	}
 	return true;
 }
 
@@ -108,9 +136,8 @@ static bool translate_key(FILE *ini, char *key, char *value)
 	}
 	if (strcmp(key, "domain") == 0 || strcmp(key, "key_id") == 0)
 		return strcmp(value, "none") == 0 || put_key(ini, key, "fuzz.value");
-	if (strncmp(value, "none", 4) == 0 && value[4] == '\0' &&
-	    (strncmp(key, "require_", 8) == 0 || strncmp(key, "wait_", 5) == 0))
-		return true;
+	if (strncmp(key, "require_", 8) == 0 || strncmp(key, "wait_", 5) == 0)
+		return strcmp(value, "none") == 0 || put_list(ini, key, value);
 	/* "0 (inotify only)", "0 (never)" */
 	if (strncmp(value, "0 (", 3) == 0)
 		value[1] = '\0';

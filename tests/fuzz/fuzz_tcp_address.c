@@ -5,9 +5,9 @@
  *
  * Invariants, beyond no crash/leak/UB, for every address that parses:
  *   1. The port is decimal 1..65535 without a sign or leading zero; the host is not empty,
- *      has no bracket, and has a ':' only when it was written in brackets.
- *   2. Canonical round trip: "host:port", or "[host]:port" for a host with ':', parses to
- *      the same host and port, and so does it with a "PLAINTEXT://" prefix.
+ *      has no bracket, and has a ':' or '%' only when it was written in brackets.
+ *   2. Canonical round trip: "host:port", or "[host]:port" for a host with ':' or '%',
+ *      parses to the same host and port, and so does it with a "PLAINTEXT://" prefix.
  */
 #include "agent_entry.h"
 
@@ -29,14 +29,14 @@ static void check_address(const char *spec)
 	v = strtoul(port, &end, 10);
 	if (port[0] < '1' || port[0] > '9' || *end || v < 1 || v > 65535)
 		abort();
-	if (!host[0] || strpbrk(host, "[]") || (strchr(host, ':') && !strchr(spec, '[')))
+	if (!host[0] || strpbrk(host, "[]") || (strpbrk(host, ":%") && !strchr(spec, '[')))
 		abort();
-	snprintf(canon, sizeof(canon), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	snprintf(canon, sizeof(canon), strpbrk(host, ":%") ? "[%s]:%s" : "%s:%s", host, port);
 	if (fuzz_tcp_address(canon, host2, port2, msg, sizeof(msg)) < 0 || strcmp(host, host2) ||
 	    strcmp(port, port2))
 		abort();
 	snprintf(canon, sizeof(canon),
-		 strchr(host, ':') ? "PLAINTEXT://[%s]:%s" : "PLAINTEXT://%s:%s", host, port);
+		 strpbrk(host, ":%") ? "PLAINTEXT://[%s]:%s" : "PLAINTEXT://%s:%s", host, port);
 	if (fuzz_tcp_address(canon, host2, port2, msg, sizeof(msg)) < 0 || strcmp(host, host2) ||
 	    strcmp(port, port2))
 		abort();

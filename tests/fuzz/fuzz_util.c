@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ const char *fuzz_write_file(const char *name, const void *data, size_t len)
 
 	snprintf(path, sizeof(path), "%s/%s", fuzz_tmpdir(), name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT && mkdir(tmpdir, 0700) == 0) /* a /tmp cleaner took it */
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || (len && write(fd, data, len) != (ssize_t)len))
 		abort();
 	close(fd);
@@ -88,7 +91,7 @@ bool fuzz_ini_value(const char *value, char *out, size_t outsize)
 		if (c < 0x20 || c == 0x7f ||
 		    (c == ';' && i > 0 && isspace((unsigned char)value[i - 1])))
 			return false;
-		if (o + 3 >= outsize)
+		if (o + 3 >= outsize || o + 3 >= FUZZ_INI_VALUE_MAX)
 			return false;
 		if (c == '$')
 			out[o++] = '$';

@@ -18,8 +18,10 @@ const char *fuzz_write_file(const char *name, const void *data, size_t len);
 void fuzz_empty_dir(const char *dir);
 
 /* A string that is safe to place after "key = " on an INI line and reads back, ${}-expanded,
- * as `value`: no surrounding whitespace, no "<space>;" comment, no control byte, short
- * enough. '$' is doubled. Returns false when no such spelling exists. */
+ * as `value`: no surrounding whitespace, no "<space>;" comment, no control byte, at most
+ * FUZZ_INI_VALUE_MAX bytes (a config line holds 198 at most). '$' is doubled. Returns false
+ * when no such spelling exists. */
+#define FUZZ_INI_VALUE_MAX 160
 bool fuzz_ini_value(const char *value, char *out, size_t outsize);
 
 /* Reads a memstream-like buffer: compares two texts line by line, ignoring lines that start
