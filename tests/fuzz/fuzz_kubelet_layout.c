@@ -185,7 +185,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		initialised = true;
 	}
+	/* The name ".." reaches the scratch directory itself: a chmod may have locked it. */
+	chmod(fuzz_tmpdir(), 0700);
 	snprintf(root, sizeof(root), "%s/vol", fuzz_tmpdir());
+	chmod(root, 0700);
 	fuzz_empty_dir(root);
 	rmdir(root);
 	if (mkdir(root, 0755) < 0 || (dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -59,13 +59,13 @@ static void empty_at(int dfd)
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			continue;
+		/* A directory (symlinks went above), maybe made without permissions by a harness:
+		 * without root, listing and emptying it needs them back. */
+		fchmodat(dirfd(d), e->d_name, 0700, 0);
 		int sub =
 		    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0) {
-			/* Directories made without write or search permission by a harness. */
-			fchmod(sub, 0700);
+		if (sub >= 0)
 			empty_at(sub);
-		}
 		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
