@@ -67,6 +67,9 @@ static bool put_list(FILE *ini, const char *key, char *items)
 	char spelled[512], *save = NULL;
 	bool first = true;
 
+	/* An indented line starting with '#' or ';' is a comment, for inih as for any INI. */
+	if (strstr(items, " #") || strstr(items, " ;"))
+		return put_key(ini, key, items);
 #if PENDING_INDENTED_BRACKET_FIX
 	if (strstr(items, " ["))
 		return put_key(ini, key, items);

@@ -83,7 +83,9 @@ bool fuzz_ini_value(const char *value, char *out, size_t outsize)
 {
 	size_t len = strlen(value), o = 0;
 
-	if (len == 0 || isspace((unsigned char)value[0]) || isspace((unsigned char)value[len - 1]))
+	/* inih takes a ';' after whitespace for a comment: "key = ;x" is empty. */
+	if (len == 0 || value[0] == ';' || isspace((unsigned char)value[0]) ||
+	    isspace((unsigned char)value[len - 1]))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)value[i];

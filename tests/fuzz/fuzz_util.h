@@ -18,7 +18,8 @@ const char *fuzz_write_file(const char *name, const void *data, size_t len);
 void fuzz_empty_dir(const char *dir);
 
 /* A string that is safe to place after "key = " on an INI line and reads back, ${}-expanded,
- * as `value`: no surrounding whitespace, no "<space>;" comment, no control byte, at most
+ * as `value`: no surrounding whitespace, no leading ';' and no "<space>;" (inih comments), no
+ * control byte, at most
  * FUZZ_INI_VALUE_MAX bytes (a config line holds 198 at most). '$' is doubled. Returns false
  * when no such spelling exists. */
 #define FUZZ_INI_VALUE_MAX 160
