@@ -4,7 +4,25 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if SFS_SECURE_MEM_MALLOC
+/* The sanitizer backend (asan and fuzz builds only; CMake refuses it elsewhere): plain
+ * malloc/free with the same API. sodium_malloc puts a buffer's end against a guard page and
+ * the cache below hands freed buffers out again unpoisoned, so AddressSanitizer could see
+ * neither a small overrun at the front, an under-read, nor a use after free. Here every buffer
+ * has ASan's redzones on both sides, is wiped and then really freed (ASan poisons it and keeps
+ * it in quarantine), and nothing is reused. Read-only protection needs whole pages and is not
+ * applied: the sodium backend and its tests enforce it. */
+#if defined(__has_feature)
+#if !__has_feature(address_sanitizer)
+#error "SFS_SECURE_MEM_MALLOC is for AddressSanitizer builds only"
+#endif
+#elif !defined(__SANITIZE_ADDRESS__)
+#error "SFS_SECURE_MEM_MALLOC is for AddressSanitizer builds only"
+#endif
+#endif
 
 /* Every sodium_malloc costs mmap, mprotect for both guard pages, mlock and two madvise, and
  * every sodium_free as many again: about ten system calls per buffer, which dominated applying
@@ -105,6 +123,8 @@ static bool keep_cached(unsigned char *data, size_t cap)
 
 void sfs_secure_cache_release(void)
 {
+	if (SFS_SECURE_MEM_MALLOC)
+		return; /* nothing is kept */
 	pthread_mutex_lock(&cache_lock);
 	while (ncached > 0)
 		sodium_free(cache[--ncached].data);
@@ -118,9 +138,13 @@ int sfs_secret_alloc(struct sfs_secret *s, size_t cap, struct sfs_error *err)
 	s->cap = 0;
 	if (cap == 0)
 		cap = 1;
-	s->data = take_cached(cap);
-	if (!s->data)
-		s->data = sodium_malloc(cap);
+	if (SFS_SECURE_MEM_MALLOC) {
+		s->data = malloc(cap);
+	} else {
+		s->data = take_cached(cap);
+		if (!s->data)
+			s->data = sodium_malloc(cap);
+	}
 	if (!s->data)
 		return sfs_error_set(err, -ENOMEM, "cannot allocate %zu bytes of secure memory",
 				     cap);
@@ -143,10 +167,14 @@ void sfs_secret_free(struct sfs_secret *s)
 {
 	if (!s || !s->data)
 		return;
-	/* Either way the bytes are wiped: keep_cached wipes what it keeps, sodium_free wipes the
-	 * whole allocation before releasing it, even a read-only one. */
-	if (!keep_cached(s->data, s->cap))
+	if (SFS_SECURE_MEM_MALLOC) {
+		sodium_memzero(s->data, s->cap);
+		free(s->data);
+	} else if (!keep_cached(s->data, s->cap)) {
+		/* Either way the bytes are wiped: keep_cached wipes what it keeps, sodium_free
+		 * wipes the whole allocation before releasing it, even a read-only one. */
 		sodium_free(s->data);
+	}
 	s->data = NULL;
 	s->len = 0;
 	s->cap = 0;
@@ -154,7 +182,7 @@ void sfs_secret_free(struct sfs_secret *s)
 
 void sfs_secret_readonly(struct sfs_secret *s)
 {
-	if (!s || !s->data)
+	if (!s || !s->data || SFS_SECURE_MEM_MALLOC)
 		return;
 	pthread_mutex_lock(&cache_lock);
 	if (!is_registered_readonly(s->data)) {
@@ -169,7 +197,7 @@ void sfs_secret_readonly(struct sfs_secret *s)
 
 void sfs_secret_readwrite(struct sfs_secret *s)
 {
-	if (s && s->data)
+	if (s && s->data && !SFS_SECURE_MEM_MALLOC)
 		sodium_mprotect_readwrite(s->data);
 }
 

@@ -3,6 +3,10 @@
  * A `struct sfs_secret` owns a libsodium `sodium_malloc` buffer: guarded, mlock'ed where the
  * kernel allows, and wiped on free. Every buffer that ever holds secret material (source bytes,
  * normalised PEM, base64, DER, seeds) is one of these.
+ *
+ * AddressSanitizer builds (the asan and fuzz presets, never a release) may select a plain
+ * malloc backend with the same API, SFS_SECURE_MEM_MALLOC=1, so the sanitizer sees every byte:
+ * buffers are wiped and really freed (no reuse), and read-only protection is not applied.
  */
 #ifndef SECRET_FS_SECURE_MEM_H
 #define SECRET_FS_SECURE_MEM_H
@@ -12,8 +16,12 @@
 
 #include "secret_fs/error.h"
 
+#ifndef SFS_SECURE_MEM_MALLOC
+#define SFS_SECURE_MEM_MALLOC 0
+#endif
+
 struct sfs_secret {
-	unsigned char *data; /* sodium_malloc'ed; NULL when empty */
+	unsigned char *data; /* sodium_malloc'ed (see above); NULL when empty */
 	size_t len;          /* bytes in use */
 	size_t cap;          /* bytes allocated */
 };
