@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Bump when the way the images are made changes.
 layout=1
 # In the root for the .deb's Depends; not in Debian's published images.
-purge="libsodium23 libinih1 libjson-c5 libssl3"
+purge="libsodium23 libjson-c5 libssl3 libmicrohttpd12"
 python_packages="python3 python3-pip python3-cryptography"
 label=org.secret-agent.test.key
 images="docker.io/library/debian:12 docker.io/library/debian:12-slim docker.io/library/python:3.11-slim"

@@ -21,7 +21,7 @@ variant=minbase
 # Keep in step with the libraries the agent links (CMakeLists.txt pkg_check_modules).
 # Bump when the way the tree is built changes (not for edits that leave the tree the same).
 layout=1
-include=libsodium23,libcap2,libinih1,libjson-c5,libssl3
+include=libsodium23,libcap2,libjson-c5,libssl3,libmicrohttpd12
 cache=${SFS_ROOTFS_CACHE:-/var/cache/secret-agent-test/rootfs}
 
 log() { printf 'container-root: %s\n' "$*" >&2; }
