@@ -313,6 +313,31 @@ class Manifests(unittest.TestCase):
             for p in svc["spec"]["ports"]:
                 self.assertIn(p["targetPort"], names | ports, name)
 
+    def test_pod_monitors_scrape_named_ports(self):
+        # Each PodMonitor selects one of the workloads above and scrapes ports its container
+        # names: the agent's listener at /metrics and the service's own metrics.
+        monitors = {d["metadata"]["name"]: d for d in load("monitoring.yaml")
+                    if d["kind"] == "PodMonitor"}
+        self.assertEqual(set(monitors), {"backend", "ai-service"})
+        for name in ("backend.yaml", "ai-service.yaml"):
+            docs = load(name)
+            dep = self.deployment(docs)
+            labels = dep["spec"]["template"]["metadata"]["labels"]
+            mon = monitors[labels["app.kubernetes.io/name"]]
+            for k, v in mon["spec"]["selector"]["matchLabels"].items():
+                self.assertEqual(labels.get(k), v, name)
+            ports = {p["name"] for p in self.container(docs)["ports"]}
+            endpoints = mon["spec"]["podMetricsEndpoints"]
+            self.assertIn({"port": "agent-status", "path": "/metrics", "interval": "30s"},
+                          endpoints, name)
+            for e in endpoints:
+                self.assertIn(e["port"], ports, name)
+            # The agent's listener is what the named port serves.
+            cmd = self.container(docs)["command"]
+            listen = cmd[cmd.index("--status-listen") + 1]
+            port = [p for p in self.container(docs)["ports"] if p["name"] == "agent-status"][0]
+            self.assertEqual(int(listen.rsplit(":", 1)[1]), port["containerPort"], name)
+
     def check_container_security(self, name, c, pod, uid):
         # Starts as the service's user: the agent writes as that user and drops nothing.
         self.assertEqual(c["securityContext"]["runAsUser"], uid, name)
