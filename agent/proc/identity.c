@@ -170,10 +170,13 @@ static int files_grouplist(const char *user, gid_t primary, gid_t *groups, int *
 
 #endif /* IDENTITY_FILES_ONLY */
 
-static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **buf,
-		       struct passwd **found)
+/* getpw*_r and getgr*_r fill a caller's buffer and answer ERANGE when it is too small: grow
+ * it and ask again. `call` makes the one lookup. Returns 0 (found or not: see *found) or a
+ * negative errno. */
+static int lookup_growing(int sc_name, char **buf, int (*call)(void *query, char *buf, size_t size),
+			  void *query)
 {
-	size_t size = initial_bufsize(_SC_GETPW_R_SIZE_MAX);
+	size_t size = initial_bufsize(sc_name);
 	int r;
 
 	for (;;) {
@@ -182,8 +185,7 @@ static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **bu
 		if (!grown)
 			return -ENOMEM;
 		*buf = grown;
-		r = name ? getpwnam_r(name, pw, *buf, size, found)
-			 : getpwuid_r(uid, pw, *buf, size, found);
+		r = call(query, *buf, size);
 		if (r != ERANGE || size > (1u << 20))
 			break;
 		size *= 2;
@@ -194,27 +196,50 @@ static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **bu
 	return -r;
 }
 
+struct user_query {
+	const char *name; /* by name, or by uid when NULL */
+	uid_t uid;
+	struct passwd *pw;
+	struct passwd **found;
+};
+
+static int user_call(void *query, char *buf, size_t size)
+{
+	struct user_query *q = query;
+
+	return q->name ? getpwnam_r(q->name, q->pw, buf, size, q->found)
+		       : getpwuid_r(q->uid, q->pw, buf, size, q->found);
+}
+
+struct group_query {
+	const char *name; /* by name, or by gid when NULL */
+	gid_t gid;
+	struct group *gr;
+	struct group **found;
+};
+
+static int group_call(void *query, char *buf, size_t size)
+{
+	struct group_query *q = query;
+
+	return q->name ? getgrnam_r(q->name, q->gr, buf, size, q->found)
+		       : getgrgid_r(q->gid, q->gr, buf, size, q->found);
+}
+
+static int lookup_user(const char *name, uid_t uid, struct passwd *pw, char **buf,
+		       struct passwd **found)
+{
+	struct user_query q = {.name = name, .uid = uid, .pw = pw, .found = found};
+
+	return lookup_growing(_SC_GETPW_R_SIZE_MAX, buf, user_call, &q);
+}
+
 static int lookup_group(const char *name, gid_t gid, struct group *gr, char **buf,
 			struct group **found)
 {
-	size_t size = initial_bufsize(_SC_GETGR_R_SIZE_MAX);
-	int r;
+	struct group_query q = {.name = name, .gid = gid, .gr = gr, .found = found};
 
-	for (;;) {
-		char *grown = realloc(*buf, size);
-
-		if (!grown)
-			return -ENOMEM;
-		*buf = grown;
-		r = name ? getgrnam_r(name, gr, *buf, size, found)
-			 : getgrgid_r(gid, gr, *buf, size, found);
-		if (r != ERANGE || size > (1u << 20))
-			break;
-		size *= 2;
-	}
-	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-		r = 0;
-	return -r;
+	return lookup_growing(_SC_GETGR_R_SIZE_MAX, buf, group_call, &q);
 }
 
 int identity_resolve_group(const char *group, gid_t *out)
