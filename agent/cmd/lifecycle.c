@@ -100,6 +100,13 @@ static void log_drop(const struct lifecycle *lc)
 				 "to drop privileges",
 				 lc->has_child ? "the child runs as root"
 					       : "the watcher keeps running as root");
+		else if (plan->user_is_root && geteuid() == 0)
+			log_warn("running_as_root", NULL,
+				 "[agent] user %s is uid 0, which drops nothing: %s; set [agent] "
+				 "user to an unprivileged user to drop privileges",
+				 cfg->user,
+				 lc->has_child ? "the child runs as root"
+					       : "the watcher keeps running as root");
 		else if (cfg->user && lc->has_child)
 			log_warn(
 			    "privdrop_skipped", NULL,
