@@ -202,9 +202,11 @@ static int read_failed(const struct secret_cfg *s, const struct sfs_error *err,
 /* Reads one source into w->raw. Returns 0 or a negative errno (logged). */
 static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
 {
+	/* Variables are scrubbed only after every source was read (scrub_env_sources): one
+	 * variable may feed several secrets. */
 	struct sfs_read_opts opts = {
 	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
-	    .keep_env = !s->scrub_env,
+	    .keep_env = true,
 	};
 	struct sfs_error err = {0};
 	int r;
@@ -235,6 +237,27 @@ static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_
 	/* A configured source file that is missing or unreadable is for the operator to fix,
 	 * like the rest of the configuration (sysexits has no "input missing" among our codes). */
 	return read_failed(s, &err, AGENT_FAIL_CONFIG, aerr);
+}
+
+/* After the last read: every env: variable that was read is wiped and unset, unless a secret
+ * reading it asked for scrub_env = no (then the child is meant to see it). */
+static void scrub_env_sources(const struct config *cfg, const struct work *works)
+{
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		bool keep = false;
+
+		if (!works[i].read || s->source.kind != SFS_SOURCE_ENV)
+			continue;
+		for (size_t j = 0; j < cfg->nsecrets && !keep; j++) {
+			const struct secret_cfg *o = &cfg->secrets[j];
+
+			keep = o->source.kind == SFS_SOURCE_ENV && !o->scrub_env &&
+			       strcmp(o->source.ref, s->source.ref) == 0;
+		}
+		if (!keep)
+			sfs_env_scrub(s->source.ref);
+	}
 }
 
 /* --- validation --------------------------------------------------------------------------- */
@@ -624,22 +647,31 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 		return agent_error_logged(err, AGENT_FAIL_SOFTWARE, -ENOMEM, "out of memory");
 	}
 
-	/* 1. Read every selected source before validating anything; every failure is named. */
-	for (size_t i = 0; i < n; i++) {
-		const struct secret_cfg *s = &cfg->secrets[i];
-		struct work *w = &works[i];
+	/* 1. Read every selected source before validating anything; every failure is named. The
+	 * env: sources come first and are scrubbed right after the last of them: one variable
+	 * may feed several secrets, and the value leaves the environment before anything else
+	 * (standard input, a slow file) is waited on. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct secret_cfg *s = &cfg->secrets[i];
+			struct work *w = &works[i];
 
-		w->selected = !which || which[i];
-		if (!w->selected || (m->first_done && is_read_once(&s->source)))
-			continue;
-		code = keep_worse(err, code, read_secret(s, w, &e), &e);
-		if (!w->read)
-			continue;
-		w->active = !m->rt[i].applied ||
-			    memcmp(w->hash, m->rt[i].source_hash, sizeof(w->hash)) != 0;
-		if (!w->active)
-			log_debug("secret_unchanged", s->name,
-				  "source unchanged since last applied");
+			if ((s->source.kind == SFS_SOURCE_ENV) != (pass == 0))
+				continue;
+			w->selected = !which || which[i];
+			if (!w->selected || (m->first_done && is_read_once(&s->source)))
+				continue;
+			code = keep_worse(err, code, read_secret(s, w, &e), &e);
+			if (!w->read)
+				continue;
+			w->active = !m->rt[i].applied ||
+				    memcmp(w->hash, m->rt[i].source_hash, sizeof(w->hash)) != 0;
+			if (!w->active)
+				log_debug("secret_unchanged", s->name,
+					  "source unchanged since last applied");
+		}
+		if (pass == 0)
+			scrub_env_sources(cfg, works);
 	}
 	if (code < 0)
 		goto out;
