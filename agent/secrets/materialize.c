@@ -60,6 +60,46 @@ static bool probe_can_chown(void)
 	return has == CAP_SET;
 }
 
+/* Whether `gid` is the agent's group or one of its supplementary groups: then an unprivileged
+ * fchown may give a file that group (the owner staying the agent's own uid). */
+static bool is_own_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (gid == getegid())
+		return true;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The owner and group secret `s` gets, as struct sfs_owner: always its configured ids. Root and
+ * CAP_CHOWN may give any; otherwise only our own uid with our own gid or one of our
+ * supplementary groups. Anything else is refused (-EPERM, the reason in `why`): a file is
+ * never written with other ids than configured (design §10.1). */
+static int secret_owner(const struct materializer *m, const struct secret_cfg *s,
+			struct sfs_owner *out, char *why, size_t why_size)
+{
+	if (!m->can_chown && s->uid != geteuid()) {
+		snprintf(why, why_size,
+			 "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			 s->to, (unsigned)s->uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (!m->can_chown && !is_own_group(s->gid)) {
+		snprintf(why, why_size,
+			 "cannot give %s to gid %u: the agent runs as uid %u, which is not in that "
+			 "group, and may not chown",
+			 s->to, (unsigned)s->gid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	*out = (struct sfs_owner){.uid = s->uid, .gid = s->gid, .chown = true};
+	return 0;
+}
+
 int materializer_init(struct materializer *m, struct config *cfg)
 {
 	m->cfg = cfg;
@@ -455,12 +495,12 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 
 /* Opens the target's directory with the ownership rules of design §13: created directories get
  * the secret's owner and 0700, unless a [dir] section describes the directory. */
-static int open_target_dir(const struct materializer *m, const struct secret_cfg *s,
+static int open_target_dir(const struct materializer *m, const struct sfs_owner *owner,
 			   const char *dir, int *fd, struct sfs_error *err)
 {
 	const struct dir_cfg *d = dir_section_for(m->cfg, dir);
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
+	    .owner = *owner,
 	    .mode = 0700,
 	    .parent_mode = 0700,
 	    .create = true,
@@ -494,12 +534,9 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 static int stage_secret(const struct materializer *m, const struct secret_cfg *s, struct work *w,
 			struct agent_error *aerr)
 {
-	struct sfs_file_opts fopts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
-	    .mode = s->mode,
-	};
+	struct sfs_file_opts fopts = {.mode = s->mode};
 	struct sfs_error err = {0};
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], why[SFS_ERROR_MAX];
 	const char *name;
 	int fd = -1, r;
 
@@ -507,7 +544,12 @@ static int stage_secret(const struct materializer *m, const struct secret_cfg *s
 		r = sfs_error_set(&err, -EINVAL, "target %s is not an absolute file path", s->to);
 		goto out;
 	}
-	r = open_target_dir(m, s, dir, &fd, &err);
+	r = secret_owner(m, s, &fopts.owner, why, sizeof(why));
+	if (r < 0) {
+		sfs_error_set(&err, r, "%s", why);
+		goto out;
+	}
+	r = open_target_dir(m, &fopts.owner, dir, &fd, &err);
 	if (r < 0)
 		goto out;
 	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
@@ -531,8 +573,10 @@ static void log_written(const struct materializer *m, const struct secret_cfg *s
 	char mode[8], uid[16], gid[16];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
-	fmt_uint(uid, sizeof(uid), m->can_chown ? s->uid : geteuid());
-	fmt_uint(gid, sizeof(gid), m->can_chown ? s->gid : getegid());
+	(void)m;
+	/* secret_owner() let nothing be written with other ids than these. */
+	fmt_uint(uid, sizeof(uid), s->uid);
+	fmt_uint(gid, sizeof(gid), s->gid);
 	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
 	log_event(LOG_INFO, "secret_written", s->name,
 		  (const char *[]){"path", s->to, "mode", mode, "uid", uid, "gid", gid, "changed",
@@ -549,7 +593,8 @@ static void log_validated_in_place(const struct secret_cfg *s, const struct work
 		  "validated in place (no target)");
 }
 
-/* Non-root cannot chown: a file meant for another user would silently be ours (design §13). */
+/* Without root or CAP_CHOWN a file meant for another user or group would silently get ours
+ * (design §10.1, §13): every such secret of the set is named before anything is read. */
 static int check_ownership_possible(const struct materializer *m, const bool *which,
 				    struct agent_error *err)
 {
@@ -560,12 +605,13 @@ static int check_ownership_possible(const struct materializer *m, const bool *wh
 		return 0;
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		const struct secret_cfg *s = &cfg->secrets[i];
-		if ((which && !which[i]) || !s->to || s->uid == geteuid())
+		struct sfs_owner owner;
+		char why[SFS_ERROR_MAX];
+
+		if ((which && !which[i]) || !s->to ||
+		    secret_owner(m, s, &owner, why, sizeof(why)) == 0)
 			continue;
-		code = agent_error_logged(
-		    err, AGENT_FAIL_NOPERM, -EPERM,
-		    "cannot give %s to uid %u: the agent runs as uid %u and may not chown", s->to,
-		    (unsigned)s->uid, (unsigned)geteuid());
+		code = agent_error_logged(err, AGENT_FAIL_NOPERM, -EPERM, "%s", why);
 		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
 			  "%s", err->msg);
 	}

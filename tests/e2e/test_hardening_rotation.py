@@ -1,0 +1,127 @@
+"""Rotation after the privilege drop keeps every promise of the first write, or refuses loudly.
+
+The agent rotates as the service user (design §10.1): a rotated file keeps its configured owner,
+group and mode (an unprivileged fchown to one of the user's groups), and a group the user is not
+in makes the rotation fail with rotation_rejected and the reason, never a file with other ids.
+A target the service replaced with a FIFO or a symlink is never read: the partner's bytes are
+kept in locked memory, so the agent goes on forwarding signals and rotating, and logs nothing
+about the linked file.
+"""
+import grp
+import os
+import pwd
+import shutil
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kubelet  # noqa: E402
+import satest  # noqa: E402
+from satest import PATH_ENV, facts, write_config  # noqa: E402
+
+
+def service_user_with_a_supplementary_group():
+    """(user, a supplementary group of that user that is not its primary group), or None."""
+    for pw in pwd.getpwall():
+        if pw.pw_uid == 0:
+            continue
+        for g in grp.getgrall():
+            if pw.pw_name in g.gr_mem and g.gr_gid != pw.pw_gid and g.gr_gid != 0:
+                return pw, g
+    return None
+
+
+def group_outside(pw):
+    for g in grp.getgrall():
+        if g.gr_gid not in (0, pw.pw_gid) and pw.pw_name not in g.gr_mem:
+            return g
+    return None
+
+
+class RotatedBase(unittest.TestCase):
+    def setUp(self):
+        satest.require_root("drops to a service user and checks owners")
+        self.tmp = satest.shm_dir("sa-hrot-")
+        self.src = os.path.join(self.tmp, "volume")
+        self.out = os.path.join(self.tmp, "out")
+        self.writer = kubelet.AtomicWriter(self.src)
+        self.agent = None
+
+    def tearDown(self):
+        if self.agent:
+            self.agent.stop(signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, config, env=None, args=()):
+        cfg = write_config(os.path.join(self.tmp, "agent.ini"), config)
+        self.agent = satest.Agent(["run", "--config", cfg] + list(args) +
+                                  ["--", "/bin/sleep", "120"], self.tmp, env=env)
+        self.assertTrue(self.agent.wait_log("event=child_started"), self.agent.log_text())
+
+    def rotate(self, name, data, target):
+        self.writer.write({name: data})
+        self.assertTrue(satest.wait_for(
+            lambda: satest.file_sha(target) == satest.sha(data), 20), self.agent.log_text())
+
+
+class OwnerGroupModeAfterTheDrop(RotatedBase):
+    def test_rotated_file_keeps_a_supplementary_group_and_mode(self):
+        found = service_user_with_a_supplementary_group()
+        if not found:
+            sys.stderr.write("SKIPPED: no user with a supplementary group on this system\n")
+            sys.exit(77)
+        pw, g = found
+        target = os.path.join(self.out, "token")
+        self.writer.write({"token": b"v0\n"})
+        self.start("""
+[agent]
+user = %s
+debounce = 0
+on_change = none
+
+[secret "token"]
+from = file:%s/token
+to = %s
+type = opaque
+group = %s
+mode = 0440
+""" % (pw.pw_name, self.src, target, g.gr_name))
+        self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440))
+        self.assertIn("event=privileges_dropped", self.agent.log_text())
+        self.rotate("token", b"v1\n", target)
+        self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440), self.agent.log_text())
+        self.rotate("token", b"v2\n", target)
+        self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440), self.agent.log_text())
+        self.assertNotIn("rotation_rejected", self.agent.log_text())
+
+    def test_group_the_service_is_not_in_is_refused_loudly(self):
+        pw = pwd.getpwnam("nobody")
+        g = group_outside(pw)
+        target = os.path.join(self.out, "token")
+        self.writer.write({"token": b"v0\n"})
+        self.start("""
+[agent]
+user = nobody
+debounce = 0
+on_change = none
+
+[secret "token"]
+from = file:%s/token
+to = %s
+type = opaque
+group = %s
+mode = 0440
+""" % (self.src, target, g.gr_name))
+        self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440))
+        self.writer.write({"token": b"v1\n"})
+        self.assertTrue(self.agent.wait_log("event=rotation_rejected"), self.agent.log_text())
+        line = [x for x in self.agent.log_text().splitlines()
+                if "event=rotation_rejected" in x][0]
+        self.assertIn("gid %d" % g.gr_gid, line)
+        self.assertEqual(satest.file_sha(target), satest.sha(b"v0\n"))
+        self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440))
+
+
+if __name__ == "__main__":
+    satest.main()
