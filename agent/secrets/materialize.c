@@ -106,13 +106,42 @@ int materializer_init(struct materializer *m, struct config *cfg)
 	m->first_done = false;
 	m->dirs_pending = false;
 	m->rt = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->rt));
-	return m->rt ? 0 : -ENOMEM;
+	m->kept = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->kept));
+	if (!m->rt || !m->kept) {
+		materializer_free(m);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void materializer_free(struct materializer *m)
 {
+	if (m->kept)
+		for (size_t i = 0; i < m->cfg->nsecrets; i++)
+			sfs_secret_free(&m->kept[i]);
+	free(m->kept);
+	m->kept = NULL;
 	free(m->rt);
 	m->rt = NULL;
+}
+
+/* Half of a pair: a tls-key with its certificate, a tls-cert with its CA, or the certificate
+ * or CA another secret names. Its bytes are kept for checking the other half later. */
+static bool is_paired(const struct config *cfg, size_t i)
+{
+	const struct secret_cfg *s = &cfg->secrets[i];
+
+	if ((s->type == SFS_TYPE_TLS_KEY && s->cert_index >= 0) ||
+	    (s->type == SFS_TYPE_TLS_CERT && s->ca_index >= 0))
+		return true;
+	for (size_t j = 0; j < cfg->nsecrets; j++) {
+		const struct secret_cfg *o = &cfg->secrets[j];
+
+		if ((o->type == SFS_TYPE_TLS_KEY && o->cert_index == (int)i) ||
+		    (o->type == SFS_TYPE_TLS_CERT && o->ca_index == (int)i))
+			return true;
+	}
+	return false;
 }
 
 static enum agent_failure failure_for_write(int r)
@@ -311,33 +340,34 @@ static int invalid(const struct secret_cfg *s, const char *reason, int code,
 	return agent_error_logged(aerr, failure, code, "%s: %s", s->name, reason);
 }
 
-/* The current content of a partner that is not being applied itself: its written target,
- * else its source (files and credentials only: an env var is gone after the first read). */
-static int load_current(const struct secret_cfg *s, struct sfs_secret *out, struct sfs_error *err)
+/* The current content of a partner that is not being applied itself: the canonical bytes it
+ * was last applied with, kept in secure memory. Never its target, which after the drop belongs
+ * to the service (a FIFO there would block, a link redirect), and never its source, which may
+ * already hold a newer version that was not validated yet. */
+static const struct sfs_secret *current_bytes(const struct materializer *m, size_t j,
+					      struct sfs_error *err)
 {
-	struct sfs_read_opts opts = {.max_bytes = SFS_MAX_SECRET_BYTES, .keep_env = true};
-	int r;
+	const struct sfs_secret *kept = &m->kept[j];
 
-	if (s->to) {
-		struct sfs_source target = {.kind = SFS_SOURCE_FILE, .ref = s->to, .spec = s->to};
-		r = sfs_source_read(&target, &opts, out, err);
-		if (r != -ENOENT)
-			return r;
-	}
-	if (s->source.kind == SFS_SOURCE_FILE || s->source.kind == SFS_SOURCE_CRED)
-		return sfs_source_read(&s->source, &opts, out, err);
-	return sfs_error_set(err, -ENOENT, "%s was never written and %s cannot be read again",
-			     s->name, s->source.spec);
+	if (kept->data)
+		return kept;
+	sfs_error_set(err, -ENOENT, "%s has no validated version to check against",
+		      m->cfg->secrets[j].name);
+	return NULL;
 }
 
 /* A secret outside the set whose partner changed: its current content, to check the pair. */
-static int load_for_check(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
+static int load_for_check(const struct materializer *m, size_t i, struct work *w,
+			  struct agent_error *aerr)
 {
+	const struct secret_cfg *s = &m->cfg->secrets[i];
 	struct sfs_error err = {0};
-	int r = load_current(s, &w->raw, &err);
+	const struct sfs_secret *cur = current_bytes(m, i, &err);
+	int r = cur ? sfs_secret_from(&w->raw, cur->data, cur->len, &err) : -ENOENT;
 
 	if (r < 0)
-		return invalid(s, err.msg, r, AGENT_FAIL_INVALID, aerr);
+		return invalid(s, err.msg, r,
+			       r == -ENOMEM ? AGENT_FAIL_SOFTWARE : AGENT_FAIL_INVALID, aerr);
 	w->read = true;
 	w->check_only = true;
 	return 0;
@@ -346,11 +376,10 @@ static int load_for_check(const struct secret_cfg *s, struct work *w, struct age
 /* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
  * bytes when it is part of this application, else its current content (held in `tmp`). */
 static int partner_content(struct materializer *m, struct work *works, int j,
-			   struct sfs_secret *tmp, const unsigned char **data, size_t *len,
-			   struct sfs_error *err)
+			   const unsigned char **data, size_t *len, struct sfs_error *err)
 {
 	struct work *pw = &works[j];
-	int r;
+	const struct sfs_secret *cur;
 
 	if (pw->validated) {
 		*data = pw->output.data;
@@ -362,24 +391,23 @@ static int partner_content(struct materializer *m, struct work *works, int j,
 		*len = pw->raw.len;
 		return 0;
 	}
-	r = load_current(&m->cfg->secrets[j], tmp, err);
-	if (r < 0)
-		return r;
-	*data = tmp->data;
-	*len = tmp->len;
+	cur = current_bytes(m, (size_t)j, err);
+	if (!cur)
+		return -ENOENT;
+	*data = cur->data;
+	*len = cur->len;
 	return 0;
 }
 
 static int partner_for_request(struct materializer *m, struct work *works,
 			       const struct secret_cfg *s, int j, const char *what,
-			       struct sfs_secret *tmp, const unsigned char **data, size_t *len,
-			       struct agent_error *aerr)
+			       const unsigned char **data, size_t *len, struct agent_error *aerr)
 {
 	struct sfs_error err = {0};
 	char reason[SFS_ERROR_MAX + 128];
 	int r;
 
-	if (j < 0 || (r = partner_content(m, works, j, tmp, data, len, &err)) == 0)
+	if (j < 0 || (r = partner_content(m, works, j, data, len, &err)) == 0)
 		return 0;
 	snprintf(reason, sizeof(reason), "its %s %s is not available: %s", what,
 		 m->cfg->secrets[j].name, err.msg);
@@ -403,7 +431,6 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 	    .omit_expired = s->omit_expired,
 	};
 	struct sfs_validate_result res = {0};
-	struct sfs_secret cert_tmp = {0}, ca_tmp = {0};
 	struct sfs_error err = {0};
 	int code = 0, r;
 
@@ -417,11 +444,11 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 		return 0;
 	}
 	if (s->type == SFS_TYPE_TLS_KEY)
-		code = partner_for_request(m, works, s, s->cert_index, "certificate", &cert_tmp,
-					   &req.cert, &req.cert_len, aerr);
+		code = partner_for_request(m, works, s, s->cert_index, "certificate", &req.cert,
+					   &req.cert_len, aerr);
 	if (s->type == SFS_TYPE_TLS_CERT)
-		code = partner_for_request(m, works, s, s->ca_index, "CA", &ca_tmp, &req.ca,
-					   &req.ca_len, aerr);
+		code = partner_for_request(m, works, s, s->ca_index, "CA", &req.ca, &req.ca_len,
+					   aerr);
 	if (code < 0)
 		goto out;
 	r = sfs_validate(&req, &res, &err);
@@ -452,8 +479,6 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 		w->fingerprint[0] = '\0';
 out:
 	sfs_validate_result_free(&res);
-	sfs_secret_free(&cert_tmp);
-	sfs_secret_free(&ca_tmp);
 	return code;
 }
 
@@ -665,6 +690,12 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 		(*changed_count)++;
 	if (s->to)
 		observe_secret_written(s->name, changed);
+	/* What the other half of a pair is checked against from now on (the buffer moves). */
+	if (is_paired(m->cfg, i)) {
+		sfs_secret_free(&m->kept[i]);
+		m->kept[i] = w->output;
+		w->output = (struct sfs_secret){0};
+	}
 	return 0;
 }
 
@@ -733,8 +764,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 			if (!w->active && !partner_changed(cfg, works, i))
 				continue;
 			if (!w->read) {
-				code = keep_worse(err, code,
-						  load_for_check(&cfg->secrets[i], w, &e), &e);
+				code = keep_worse(err, code, load_for_check(m, i, w, &e), &e);
 				if (!w->read)
 					continue;
 			}

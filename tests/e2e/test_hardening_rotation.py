@@ -123,5 +123,102 @@ mode = 0440
         self.assertEqual(facts(target), (pw.pw_uid, g.gr_gid, 0o440))
 
 
+class TargetsAreNeverRead(RotatedBase):
+    """A tls-key from env: cannot be read again; when its certificate rotates the key is
+    checked against the bytes the agent kept, never against its (service-owned) target."""
+
+    def setUp(self):
+        super().setUp()
+        key = os.path.join(self.tmp, "tls.key")
+        self.cert0 = self.cert_for(key, "v0", new_key=True)
+        self.key = satest.read(key)
+        os.unlink(key)
+        self.key_path = key
+        self.cert_target = os.path.join(self.out, "tls.crt")
+        self.key_target = os.path.join(self.out, "tls.key")
+
+    def cert_for(self, key, tag, new_key=False):
+        args = ["req", "-x509", "-subj", "/CN=svc-%s.test" % tag, "-days", "30"]
+        if new_key:
+            args += ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", key]
+        else:
+            with open(key, "wb") as f:
+                f.write(self.key)
+            args += ["-key", key]
+        cert = satest.openssl(*args)
+        if not new_key:
+            os.unlink(key)
+        return cert
+
+    def start_pair(self, extra=""):
+        self.writer.write({"tls.crt": self.cert0})
+        self.start("""
+[agent]
+user = nobody
+debounce = 0
+on_change = none
+%s
+[secret "tls_cert"]
+from = file:%s/tls.crt
+to = %s
+type = tls-cert
+
+[secret "tls_key"]
+from = env:SA_TLS_KEY
+to = %s
+type = tls-key
+cert = tls_cert
+""" % (extra, self.src, self.cert_target, self.key_target),
+                   env=dict(PATH_ENV, SA_TLS_KEY=self.key.decode()))
+        self.assertEqual(satest.file_sha(self.cert_target), satest.sha(self.cert0))
+
+    def plant(self, make):
+        """The service replaces the key's target (it owns the directory)."""
+        nobody = pwd.getpwnam("nobody")
+        os.unlink(self.key_target)
+        make(self.key_target)
+        os.lchown(self.key_target, nobody.pw_uid, nobody.pw_gid)
+
+    def rotate_twice_then_stop(self):
+        for tag in ("v1", "v2"):
+            cert = self.cert_for(self.key_path, tag)
+            self.rotate("tls.crt", cert, self.cert_target)
+        child = satest.children(self.agent.pid())
+        self.assertEqual(len(child), 1)
+        # Still forwarding signals and reaping: the child dies of SIGTERM, the agent follows.
+        rc = self.agent.stop(timeout=10)
+        self.assertEqual(rc, 128 + signal.SIGTERM, self.agent.log_text())
+        self.assertIn("event=child_exited", self.agent.log_text())
+        log = self.agent.log_text()
+        self.agent = None
+        self.assertNotIn("rotation_rejected", log)
+        self.assertNotIn("invalid_secret", log)
+        satest.assert_no_secret_bytes(self, log, [self.key])
+        return log
+
+    def test_fifo_at_the_key_target_blocks_nothing(self):
+        self.start_pair()
+        self.plant(lambda path: os.mkfifo(path, 0o600))
+        self.rotate_twice_then_stop()
+        self.assertTrue(os.path.exists(self.key_target))
+
+    def test_symlink_to_a_root_only_file_is_not_read(self):
+        other = os.path.join(self.tmp, "root-only")
+        os.mkdir(other, 0o700)
+        secret_file = os.path.join(other, "other.key")
+        other_key = satest.openssl("genpkey", "-algorithm", "RSA",
+                                   "-pkeyopt", "rsa_keygen_bits:2048")
+        with open(secret_file, "wb") as f:
+            f.write(other_key)
+        os.chmod(secret_file, 0o600)
+        self.start_pair(extra="privileged_watcher = yes\n")
+        self.plant(lambda path: os.symlink(secret_file, path))
+        log = self.rotate_twice_then_stop()
+        self.assertNotIn(secret_file, log)
+        self.assertNotIn("RSA", log)
+        satest.assert_no_secret_bytes(self, log, [other_key])
+
+
 if __name__ == "__main__":
     satest.main()
