@@ -198,7 +198,10 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 		err->event = "privdrop_failed";
 		return r;
 	}
-	return check_sources_readable(&lc->cfg, &lc->plan, err);
+	r = check_sources_readable(&lc->cfg, &lc->plan, err);
+	if (r == 0)
+		materializer_check_rotation(&lc->m);
+	return r;
 }
 
 int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *err)

@@ -9,6 +9,7 @@
 #include "secret_fs/validate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,14 +522,14 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 /* Opens the target's directory with the ownership rules of design §13: created directories get
  * the secret's owner and 0700, unless a [dir] section describes the directory. */
 static int open_target_dir(const struct materializer *m, const struct sfs_owner *owner,
-			   const char *dir, int *fd, struct sfs_error *err)
+			   const char *dir, bool create, int *fd, struct sfs_error *err)
 {
 	const struct dir_cfg *d = dir_section_for(m->cfg, dir);
 	struct sfs_dir_opts opts = {
 	    .owner = *owner,
 	    .mode = 0700,
 	    .parent_mode = 0700,
-	    .create = true,
+	    .create = create,
 	};
 
 	if (d) {
@@ -574,7 +575,7 @@ static int stage_secret(const struct materializer *m, const struct secret_cfg *s
 		sfs_error_set(&err, r, "%s", why);
 		goto out;
 	}
-	r = open_target_dir(m, &fopts.owner, dir, &fd, &err);
+	r = open_target_dir(m, &fopts.owner, dir, true, &fd, &err);
 	if (r < 0)
 		goto out;
 	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
@@ -802,4 +803,62 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 out:
 	free_works(works, n);
 	return code;
+}
+
+/* Whether the agent, as it is now, could rotate secret `s`: give the file its configured ids,
+ * reach the target's directory and create a file in it. Returns 0 or -errno with `why`. */
+static int rotation_possible(const struct materializer *m, const struct secret_cfg *s,
+			     char *why, size_t why_size)
+{
+	struct sfs_owner owner;
+	struct sfs_error err = {0};
+	char dir[PATH_MAX];
+	const char *name;
+	int fd = -1, r;
+
+	r = secret_owner(m, s, &owner, why, why_size);
+	if (r < 0)
+		return r;
+	if (split_target(s->to, dir, sizeof(dir), &name) < 0) {
+		snprintf(why, why_size, "target %s is not an absolute file path", s->to);
+		return -EINVAL;
+	}
+	r = open_target_dir(m, &owner, dir, false, &fd, &err);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", err.msg);
+		return r;
+	}
+	/* The kernel's own answer for our effective ids, capabilities and ACLs (faccessat2). */
+	r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r));
+	return r;
+}
+
+size_t materializer_check_rotation(struct materializer *m)
+{
+	const struct config *cfg = m->cfg;
+	size_t impossible = 0;
+	char uid[16];
+
+	m->can_chown = probe_can_chown();
+	fmt_uint(uid, sizeof(uid), geteuid());
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		char why[SFS_ERROR_MAX];
+
+		if (!s->to ||
+		    (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED))
+			continue;
+		if (rotation_possible(m, s, why, sizeof(why)) == 0)
+			continue;
+		impossible++;
+		log_event(LOG_WARN, "rotation_impossible", s->name,
+			  (const char *[]){"path", s->to, "uid", uid, "reason", why, NULL},
+			  "%s was written at start but cannot be rotated as uid %s: every rotation "
+			  "of it will be refused until this is fixed",
+			  s->to, uid);
+	}
+	return impossible;
 }

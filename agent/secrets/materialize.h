@@ -66,4 +66,12 @@ int materializer_make_dirs(struct materializer *m, struct agent_error *err);
 int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged,
 		       struct agent_error *err);
 
+/* After the privilege drop: for every secret that can rotate (a file: or cred: source with a
+ * target), checks that the agent as it is now can give the file its configured owner, group
+ * and mode, reach the target's directory and create a file in it. Each one that cannot is
+ * logged as a warning (rotation_impossible, naming the secret, the target and the reason): the
+ * start goes on, since the first write succeeded, and each rotation of it is refused later.
+ * Returns how many were found. */
+size_t materializer_check_rotation(struct materializer *m);
+
 #endif

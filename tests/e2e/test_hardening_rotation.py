@@ -220,5 +220,52 @@ cert = tls_cert
         satest.assert_no_secret_bytes(self, log, [other_key])
 
 
+class RotationCheckedAtStart(RotatedBase):
+    """A rotation that the post-drop identity can never carry out is named at start, with a
+    warning (the first write, as root, worked: the service starts), not at the first
+    rotation."""
+
+    def start_token(self, target, extra=""):
+        self.writer.write({"token": b"v0\n"})
+        self.start("""
+[agent]
+user = nobody
+debounce = 0
+on_change = none
+
+[secret "token"]
+from = file:%s/token
+to = %s
+type = opaque
+%s""" % (self.src, target, extra))
+        self.assertTrue(self.agent.wait_log("event=rotation_watching"), self.agent.log_text())
+        return [x for x in self.agent.log_text().splitlines()
+                if "event=rotation_impossible" in x]
+
+    def test_target_in_a_root_owned_directory_is_warned_about_at_start(self):
+        os.mkdir(self.out, 0o755)
+        target = os.path.join(self.out, "token")
+        warned = self.start_token(target)
+        self.assertEqual(len(warned), 1, self.agent.log_text())
+        self.assertIn("level=warn", warned[0])
+        self.assertIn("secret=token", warned[0])
+        self.assertIn("path=%s" % target, warned[0])
+        self.assertIn("Permission denied", warned[0])
+        # A warning, not a refusal: the service runs with the file written at start.
+        self.assertEqual(satest.file_sha(target), satest.sha(b"v0\n"))
+        self.assertEqual(len(satest.children(self.agent.pid())), 1)
+
+    def test_group_outside_the_service_is_warned_about_at_start(self):
+        g = group_outside(pwd.getpwnam("nobody"))
+        warned = self.start_token(os.path.join(self.out, "token"), "group = %s\n" % g.gr_name)
+        self.assertEqual(len(warned), 1, self.agent.log_text())
+        self.assertIn("gid %d" % g.gr_gid, warned[0])
+
+    def test_rotatable_target_is_not_warned_about(self):
+        warned = self.start_token(os.path.join(self.out, "token"))
+        self.assertEqual(warned, [])
+        self.rotate("token", b"v1\n", os.path.join(self.out, "token"))
+
+
 if __name__ == "__main__":
     satest.main()
