@@ -375,7 +375,7 @@ static int load_for_check(const struct materializer *m, size_t i, struct work *w
 }
 
 /* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
- * bytes when it is part of this application, else its current content (held in `tmp`). */
+ * bytes when it is part of this application, else the bytes it was last applied with. */
 static int partner_content(struct materializer *m, struct work *works, int j,
 			   const unsigned char **data, size_t *len, struct sfs_error *err)
 {
@@ -593,14 +593,12 @@ out:
 	return r;
 }
 
-static void log_written(const struct materializer *m, const struct secret_cfg *s,
-			const struct work *w, bool changed)
+static void log_written(const struct secret_cfg *s, const struct work *w, bool changed)
 {
 	char mode[8], uid[16], gid[16];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
-	(void)m;
-	/* secret_owner() let nothing be written with other ids than these. */
+	/* secret_owner() lets nothing be written with other ids than these. */
 	fmt_uint(uid, sizeof(uid), s->uid);
 	fmt_uint(gid, sizeof(gid), s->gid);
 	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
@@ -677,7 +675,7 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 			aerr->reported = true;
 			return aerr->code;
 		}
-		log_written(m, s, w, changed);
+		log_written(s, w, changed);
 	} else {
 		changed = rt->applied && memcmp(out_hash, rt->output_hash, sizeof(out_hash)) != 0;
 		log_validated_in_place(s, w);
