@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* Everything one application holds for one secret; secret bytes only in secure memory. */
 struct work {
 	bool selected;		  /* in the caller's set */
@@ -301,7 +300,8 @@ static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_
 	if (r == -ENOMEM)
 		return read_failed(s, &err, AGENT_FAIL_SOFTWARE, aerr);
 	/* Too large or empty is what the content is, like any other invalid secret. */
-	/* So is a source that is not a regular file (a FIFO, a socket): refused, never waited on. */
+	/* So is a source that is not a regular file (a FIFO, a socket): refused, never waited on.
+	 */
 	if (r == -EFBIG || r == -ENODATA || r == -EINVAL)
 		return read_failed(s, &err, AGENT_FAIL_INVALID, aerr);
 	/* A configured source file that is missing or unreadable is for the operator to fix,
@@ -448,8 +448,8 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 		code = partner_for_request(m, works, s, s->cert_index, "certificate", &req.cert,
 					   &req.cert_len, aerr);
 	if (s->type == SFS_TYPE_TLS_CERT)
-		code = partner_for_request(m, works, s, s->ca_index, "CA", &req.ca, &req.ca_len,
-					   aerr);
+		code =
+		    partner_for_request(m, works, s, s->ca_index, "CA", &req.ca, &req.ca_len, aerr);
 	if (code < 0)
 		goto out;
 	r = sfs_validate(&req, &res, &err);
@@ -805,8 +805,8 @@ out:
 
 /* Whether the agent, as it is now, could rotate secret `s`: give the file its configured ids,
  * reach the target's directory and create a file in it. Returns 0 or -errno with `why`. */
-static int rotation_possible(const struct materializer *m, const struct secret_cfg *s,
-			     char *why, size_t why_size)
+static int rotation_possible(const struct materializer *m, const struct secret_cfg *s, char *why,
+			     size_t why_size)
 {
 	struct sfs_owner owner;
 	struct sfs_error err = {0};

@@ -83,7 +83,8 @@ static int split_addresses(const struct strlist *list, bool commas, char **ret_b
 		char *save = NULL, *tok;
 
 		memcpy(buf + used, list->items[i], len + 1);
-		for (tok = strtok_r(buf + used, seps, &save); tok; tok = strtok_r(NULL, seps, &save))
+		for (tok = strtok_r(buf + used, seps, &save); tok;
+		     tok = strtok_r(NULL, seps, &save))
 			items[n++] = tok;
 		used += len + 1;
 	}

@@ -86,11 +86,12 @@ static void apply_pending(struct rotation *r)
 
 		if (materializer_apply(r->m, r->which, &nchanged, &err) < 0) {
 			/* The log names the class by the status a start would have ended with. */
-			log_event(LOG_WARN, "rotation_rejected", NULL,
-				  (const char *[]){"reason", err.msg, NULL},
-				  "the new version was not applied (exit code %d): every file stays "
-				  "as it was; the next change is tried again",
-				  agent_exit_code(err.failure));
+			log_event(
+			    LOG_WARN, "rotation_rejected", NULL,
+			    (const char *[]){"reason", err.msg, NULL},
+			    "the new version was not applied (exit code %d): every file stays "
+			    "as it was; the next change is tried again",
+			    agent_exit_code(err.failure));
 			observe_rotation(OBSERVE_ROTATION_REJECTED, NULL);
 			rejected = true;
 			break;

@@ -154,8 +154,8 @@ static void test_wait_tcp_long_list_checks_every_address(void **state)
 	assert_non_null(list);
 	/* Padded with spaces past 4096 bytes, so both old limits are crossed. */
 	for (int i = 0; i < 64; i++)
-		used += (size_t)snprintf(list + used, size - used, "127.0.0.1:%s%*s", live,
-					 60, " ");
+		used +=
+		    (size_t)snprintf(list + used, size - used, "127.0.0.1:%s%*s", live, 60, " ");
 	snprintf(list + used, size - used, "127.0.0.1:%s", dead);
 	assert_true(strlen(list) > 4096);
 	add(&f.cfg.wait_tcp, list);
