@@ -10,6 +10,13 @@ import satest  # noqa: E402
 from satest import PATH_ENV, write_config  # noqa: E402
 
 
+def exe_of(pid):
+    try:
+        return os.path.realpath(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return None
+
+
 def environ_of(pid):
     with open("/proc/%d/environ" % pid, "rb") as f:
         return f.read()
@@ -38,6 +45,9 @@ type = opaque
             self.assertEqual(satest.read(a), token)
             self.assertEqual(satest.read(b), token)
             child = satest.children(agent.pid())[0]
+            # Before its exec the child still shows the agent's own initial block.
+            sleep = os.path.realpath("/bin/sleep")
+            self.assertTrue(satest.wait_for(lambda: exe_of(child) == sleep), exe_of(child))
             for pid in (agent.pid(), child):
                 self.assertNotIn(token, environ_of(pid), "pid %d still holds the value" % pid)
             # The agent's initial block keeps the wiped name; the child never gets it.
