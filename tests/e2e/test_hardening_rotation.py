@@ -267,5 +267,57 @@ type = opaque
         self.rotate("token", b"v1\n", os.path.join(self.out, "token"))
 
 
+class SourcesOutOfTheServicesReach(RotatedBase):
+    """privileged_watcher reads sources with CAP_DAC_READ_SEARCH: a source the service could
+    redirect (a directory on its way that the service owns or may write) refuses the start."""
+
+    def start_refused(self, source):
+        marker = os.path.join(self.tmp, "child-ran")
+        r = satest.run(["--user", "nobody", "--privileged-watcher", "--secret",
+                        "name=tok,from=file:%s,to=%s/tok,type=opaque" % (source, self.out)],
+                       ["/bin/sh", "-c", "touch " + marker])
+        self.assertEqual(r.returncode, 77, r.stderr)
+        self.assertFalse(os.path.exists(marker), "the child was started")
+        refused = [x for x in r.stderr.splitlines() if "event=source_untrusted" in x]
+        self.assertEqual(len(refused), 1, r.stderr)
+        return refused[0]
+
+    def service_dir(self, name):
+        nobody = pwd.getpwnam("nobody")
+        d = os.path.join(self.tmp, name)
+        os.mkdir(d, 0o755)
+        os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        return d
+
+    def test_source_in_a_directory_of_the_service_is_refused(self):
+        d = self.service_dir("svc")
+        src = os.path.join(d, "token")
+        with open(src, "wb") as f:
+            f.write(b"token")
+        line = self.start_refused(src)
+        self.assertIn("directory %s " % d, line)
+
+    def test_link_planted_by_the_service_is_refused(self):
+        rootonly = os.path.join(self.tmp, "rootonly")
+        os.mkdir(rootonly, 0o700)
+        with open(os.path.join(rootonly, "secret"), "wb") as f:
+            f.write(b"root only")
+        d = self.service_dir("svc")
+        os.symlink(os.path.join(rootonly, "secret"), os.path.join(d, "token"))
+        # The configured path goes through a root-owned link into the service's directory.
+        os.symlink(d, os.path.join(self.tmp, "volume-link"))
+        line = self.start_refused(os.path.join(self.tmp, "volume-link", "token"))
+        self.assertIn("directory %s " % d, line)
+        self.assertNotIn("root only", line)
+
+    def test_source_in_root_owned_directories_is_accepted(self):
+        self.writer.write({"token": b"v0\n"})
+        r = satest.run(["--user", "nobody", "--privileged-watcher", "--secret",
+                        "name=tok,from=file:%s/token,to=%s/tok,type=opaque"
+                        % (self.src, self.out)], ["/bin/true"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("source_untrusted", r.stderr)
+
+
 if __name__ == "__main__":
     satest.main()
