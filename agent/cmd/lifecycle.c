@@ -6,6 +6,7 @@
 #include "proc/supervise.h"
 #include "secrets/preflight.h"
 #include "secrets/rotation.h"
+#include "secrets/source_trust.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +188,13 @@ static void log_drop(const struct lifecycle *lc)
 				 "to drop privileges",
 				 lc->has_child ? "the child runs as root"
 					       : "the watcher keeps running as root");
+		else if (plan->user_is_root && geteuid() == 0)
+			log_warn("running_as_root", NULL,
+				 "[agent] user %s is uid 0, which drops nothing: %s; set [agent] "
+				 "user to an unprivileged user to drop privileges",
+				 cfg->user,
+				 lc->has_child ? "the child runs as root"
+					       : "the watcher keeps running as root");
 		else if (cfg->user && lc->has_child)
 			log_warn(
 			    "privdrop_skipped", NULL,
@@ -244,6 +252,41 @@ static int check_sources_readable(const struct config *cfg, const struct privdro
 	return 0;
 }
 
+/* privileged_watcher reads sources with CAP_DAC_READ_SEARCH: none may lie where the service
+ * could redirect it to a file it cannot read itself (source_trust.h). */
+static int check_sources_trusted(const struct config *cfg, const struct privdrop_plan *plan,
+				 struct agent_error *err)
+{
+	gid_t groups[PRIVDROP_MAX_GROUPS + 1];
+	char path[4096], why[512];
+
+	if (!plan->change_ids || !plan->keep_watcher_caps)
+		return 0;
+	groups[0] = plan->gid;
+	memcpy(groups + 1, plan->groups, plan->ngroups * sizeof(gid_t));
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		struct sfs_error serr;
+		int r;
+
+		if (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED)
+			continue;
+		if (sfs_source_path(&s->source, path, sizeof(path), &serr) < 0)
+			continue;
+		r = source_trust_check(path, plan->uid, groups, plan->ngroups + 1, why,
+				       sizeof(why));
+		if (r == 0)
+			continue;
+		r = agent_error_logged(err, AGENT_FAIL_NOPERM, r,
+				       "source %s cannot be trusted with privileged_watcher: %s; "
+				       "keep sources where uid %u cannot change anything",
+				       s->source.spec, why, (unsigned)plan->uid);
+		log_error("source_untrusted", s->name, "%s", err->msg);
+		return r;
+	}
+	return 0;
+}
+
 int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 {
 	int r;
@@ -281,7 +324,12 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 		err->event = "privdrop_failed";
 		return r;
 	}
-	return check_sources_readable(&lc->cfg, &lc->plan, err);
+	r = check_sources_readable(&lc->cfg, &lc->plan, err);
+	if (r == 0)
+		r = check_sources_trusted(&lc->cfg, &lc->plan, err);
+	if (r == 0)
+		materializer_check_rotation(&lc->m);
+	return r;
 }
 
 int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *err)

@@ -58,7 +58,10 @@ int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const char 
 		return agent_error_set(err, r == -ENOENT ? AGENT_FAIL_CONFIG : AGENT_FAIL_NOPERM, r,
 				       "%s", msg[0] ? msg : "cannot resolve [agent] user");
 	snprintf(plan->user_name, sizeof(plan->user_name), "%s", id.name[0] ? id.name : user);
-	if (geteuid() != 0)
+	/* uid 0 without capabilities can still plant setuid-root files for a later exec: that
+	 * is not a drop, and it must not be reported as one. */
+	plan->user_is_root = id.uid == 0;
+	if (geteuid() != 0 || plan->user_is_root)
 		return 0;
 	plan->change_ids = true;
 	plan->uid = id.uid;

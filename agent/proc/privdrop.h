@@ -34,6 +34,7 @@ struct privdrop_plan {
 	gid_t groups[PRIVDROP_MAX_GROUPS]; /* supplementary groups to set */
 	size_t ngroups;
 	bool keep_watcher_caps; /* privileged_watcher: DAC_READ_SEARCH, CHOWN, FOWNER stay */
+	bool user_is_root;	/* [agent] user resolved to uid 0: no drop, warned like no user */
 	char user_name[64];	/* for messages; "" when unnamed */
 	char home[256];		/* HOME for the child; "" when the user is not changed */
 };

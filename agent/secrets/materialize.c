@@ -9,6 +9,7 @@
 #include "secret_fs/validate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include <sys/capability.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 
 /* Everything one application holds for one secret; secret bytes only in secure memory. */
 struct work {
@@ -60,19 +60,88 @@ static bool probe_can_chown(void)
 	return has == CAP_SET;
 }
 
+/* Whether `gid` is the agent's group or one of its supplementary groups: then an unprivileged
+ * fchown may give a file that group (the owner staying the agent's own uid). */
+static bool is_own_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n;
+
+	if (gid == getegid())
+		return true;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The owner and group secret `s` gets, as struct sfs_owner: always its configured ids. Root and
+ * CAP_CHOWN may give any; otherwise only our own uid with our own gid or one of our
+ * supplementary groups. Anything else is refused (-EPERM, the reason in `why`): a file is
+ * never written with other ids than configured (design §10.1). */
+static int secret_owner(const struct materializer *m, const struct secret_cfg *s,
+			struct sfs_owner *out, char *why, size_t why_size)
+{
+	if (!m->can_chown && s->uid != geteuid()) {
+		snprintf(why, why_size,
+			 "cannot give %s to uid %u: the agent runs as uid %u and may not chown",
+			 s->to, (unsigned)s->uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (!m->can_chown && !is_own_group(s->gid)) {
+		snprintf(why, why_size,
+			 "cannot give %s to gid %u: the agent runs as uid %u, which is not in that "
+			 "group, and may not chown",
+			 s->to, (unsigned)s->gid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	*out = (struct sfs_owner){.uid = s->uid, .gid = s->gid, .chown = true};
+	return 0;
+}
+
 int materializer_init(struct materializer *m, struct config *cfg)
 {
 	m->cfg = cfg;
 	m->first_done = false;
 	m->dirs_pending = false;
 	m->rt = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->rt));
-	return m->rt ? 0 : -ENOMEM;
+	m->kept = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->kept));
+	if (!m->rt || !m->kept) {
+		materializer_free(m);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void materializer_free(struct materializer *m)
 {
+	if (m->kept)
+		for (size_t i = 0; i < m->cfg->nsecrets; i++)
+			sfs_secret_free(&m->kept[i]);
+	free(m->kept);
+	m->kept = NULL;
 	free(m->rt);
 	m->rt = NULL;
+}
+
+/* Half of a pair: a tls-key with its certificate, a tls-cert with its CA, or the certificate
+ * or CA another secret names. Its bytes are kept for checking the other half later. */
+static bool is_paired(const struct config *cfg, size_t i)
+{
+	const struct secret_cfg *s = &cfg->secrets[i];
+
+	if ((s->type == SFS_TYPE_TLS_KEY && s->cert_index >= 0) ||
+	    (s->type == SFS_TYPE_TLS_CERT && s->ca_index >= 0))
+		return true;
+	for (size_t j = 0; j < cfg->nsecrets; j++) {
+		const struct secret_cfg *o = &cfg->secrets[j];
+
+		if ((o->type == SFS_TYPE_TLS_KEY && o->cert_index == (int)i) ||
+		    (o->type == SFS_TYPE_TLS_CERT && o->ca_index == (int)i))
+			return true;
+	}
+	return false;
 }
 
 static enum agent_failure failure_for_write(int r)
@@ -202,9 +271,11 @@ static int read_failed(const struct secret_cfg *s, const struct sfs_error *err,
 /* Reads one source into w->raw. Returns 0 or a negative errno (logged). */
 static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
 {
+	/* Variables are scrubbed only after every source was read (scrub_env_sources): one
+	 * variable may feed several secrets. */
 	struct sfs_read_opts opts = {
 	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
-	    .keep_env = !s->scrub_env,
+	    .keep_env = true,
 	};
 	struct sfs_error err = {0};
 	int r;
@@ -229,12 +300,34 @@ static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_
 	if (r == -ENOMEM)
 		return read_failed(s, &err, AGENT_FAIL_SOFTWARE, aerr);
 	/* Too large or empty is what the content is, like any other invalid secret. */
-	/* So is a source that is not a regular file (a FIFO, a socket): refused, never waited on. */
+	/* So is a source that is not a regular file (a FIFO, a socket): refused, never waited on.
+	 */
 	if (r == -EFBIG || r == -ENODATA || r == -EINVAL)
 		return read_failed(s, &err, AGENT_FAIL_INVALID, aerr);
 	/* A configured source file that is missing or unreadable is for the operator to fix,
 	 * like the rest of the configuration (sysexits has no "input missing" among our codes). */
 	return read_failed(s, &err, AGENT_FAIL_CONFIG, aerr);
+}
+
+/* After the last read: every env: variable that was read is wiped and unset, unless a secret
+ * reading it asked for scrub_env = no (then the child is meant to see it). */
+static void scrub_env_sources(const struct config *cfg, const struct work *works)
+{
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		bool keep = false;
+
+		if (!works[i].read || s->source.kind != SFS_SOURCE_ENV)
+			continue;
+		for (size_t j = 0; j < cfg->nsecrets && !keep; j++) {
+			const struct secret_cfg *o = &cfg->secrets[j];
+
+			keep = o->source.kind == SFS_SOURCE_ENV && !o->scrub_env &&
+			       strcmp(o->source.ref, s->source.ref) == 0;
+		}
+		if (!keep)
+			sfs_env_scrub(s->source.ref);
+	}
 }
 
 /* --- validation --------------------------------------------------------------------------- */
@@ -248,46 +341,46 @@ static int invalid(const struct secret_cfg *s, const char *reason, int code,
 	return agent_error_logged(aerr, failure, code, "%s: %s", s->name, reason);
 }
 
-/* The current content of a partner that is not being applied itself: its written target,
- * else its source (files and credentials only: an env var is gone after the first read). */
-static int load_current(const struct secret_cfg *s, struct sfs_secret *out, struct sfs_error *err)
+/* The current content of a partner that is not being applied itself: the canonical bytes it
+ * was last applied with, kept in secure memory. Never its target, which after the drop belongs
+ * to the service (a FIFO there would block, a link redirect), and never its source, which may
+ * already hold a newer version that was not validated yet. */
+static const struct sfs_secret *current_bytes(const struct materializer *m, size_t j,
+					      struct sfs_error *err)
 {
-	struct sfs_read_opts opts = {.max_bytes = SFS_MAX_SECRET_BYTES, .keep_env = true};
-	int r;
+	const struct sfs_secret *kept = &m->kept[j];
 
-	if (s->to) {
-		struct sfs_source target = {.kind = SFS_SOURCE_FILE, .ref = s->to, .spec = s->to};
-		r = sfs_source_read(&target, &opts, out, err);
-		if (r != -ENOENT)
-			return r;
-	}
-	if (s->source.kind == SFS_SOURCE_FILE || s->source.kind == SFS_SOURCE_CRED)
-		return sfs_source_read(&s->source, &opts, out, err);
-	return sfs_error_set(err, -ENOENT, "%s was never written and %s cannot be read again",
-			     s->name, s->source.spec);
+	if (kept->data)
+		return kept;
+	sfs_error_set(err, -ENOENT, "%s has no validated version to check against",
+		      m->cfg->secrets[j].name);
+	return NULL;
 }
 
 /* A secret outside the set whose partner changed: its current content, to check the pair. */
-static int load_for_check(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
+static int load_for_check(const struct materializer *m, size_t i, struct work *w,
+			  struct agent_error *aerr)
 {
+	const struct secret_cfg *s = &m->cfg->secrets[i];
 	struct sfs_error err = {0};
-	int r = load_current(s, &w->raw, &err);
+	const struct sfs_secret *cur = current_bytes(m, i, &err);
+	int r = cur ? sfs_secret_from(&w->raw, cur->data, cur->len, &err) : -ENOENT;
 
 	if (r < 0)
-		return invalid(s, err.msg, r, AGENT_FAIL_INVALID, aerr);
+		return invalid(s, err.msg, r,
+			       r == -ENOMEM ? AGENT_FAIL_SOFTWARE : AGENT_FAIL_INVALID, aerr);
 	w->read = true;
 	w->check_only = true;
 	return 0;
 }
 
 /* Content of partner secret j (a tls-key's certificate, a tls-cert's CA): its new canonical
- * bytes when it is part of this application, else its current content (held in `tmp`). */
+ * bytes when it is part of this application, else the bytes it was last applied with. */
 static int partner_content(struct materializer *m, struct work *works, int j,
-			   struct sfs_secret *tmp, const unsigned char **data, size_t *len,
-			   struct sfs_error *err)
+			   const unsigned char **data, size_t *len, struct sfs_error *err)
 {
 	struct work *pw = &works[j];
-	int r;
+	const struct sfs_secret *cur;
 
 	if (pw->validated) {
 		*data = pw->output.data;
@@ -299,24 +392,23 @@ static int partner_content(struct materializer *m, struct work *works, int j,
 		*len = pw->raw.len;
 		return 0;
 	}
-	r = load_current(&m->cfg->secrets[j], tmp, err);
-	if (r < 0)
-		return r;
-	*data = tmp->data;
-	*len = tmp->len;
+	cur = current_bytes(m, (size_t)j, err);
+	if (!cur)
+		return -ENOENT;
+	*data = cur->data;
+	*len = cur->len;
 	return 0;
 }
 
 static int partner_for_request(struct materializer *m, struct work *works,
 			       const struct secret_cfg *s, int j, const char *what,
-			       struct sfs_secret *tmp, const unsigned char **data, size_t *len,
-			       struct agent_error *aerr)
+			       const unsigned char **data, size_t *len, struct agent_error *aerr)
 {
 	struct sfs_error err = {0};
 	char reason[SFS_ERROR_MAX + 128];
 	int r;
 
-	if (j < 0 || (r = partner_content(m, works, j, tmp, data, len, &err)) == 0)
+	if (j < 0 || (r = partner_content(m, works, j, data, len, &err)) == 0)
 		return 0;
 	snprintf(reason, sizeof(reason), "its %s %s is not available: %s", what,
 		 m->cfg->secrets[j].name, err.msg);
@@ -340,7 +432,6 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 	    .omit_expired = s->omit_expired,
 	};
 	struct sfs_validate_result res = {0};
-	struct sfs_secret cert_tmp = {0}, ca_tmp = {0};
 	struct sfs_error err = {0};
 	int code = 0, r;
 
@@ -354,11 +445,11 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 		return 0;
 	}
 	if (s->type == SFS_TYPE_TLS_KEY)
-		code = partner_for_request(m, works, s, s->cert_index, "certificate", &cert_tmp,
-					   &req.cert, &req.cert_len, aerr);
+		code = partner_for_request(m, works, s, s->cert_index, "certificate", &req.cert,
+					   &req.cert_len, aerr);
 	if (s->type == SFS_TYPE_TLS_CERT)
-		code = partner_for_request(m, works, s, s->ca_index, "CA", &ca_tmp, &req.ca,
-					   &req.ca_len, aerr);
+		code =
+		    partner_for_request(m, works, s, s->ca_index, "CA", &req.ca, &req.ca_len, aerr);
 	if (code < 0)
 		goto out;
 	r = sfs_validate(&req, &res, &err);
@@ -389,8 +480,6 @@ static int validate_secret(struct materializer *m, struct work *works, size_t i,
 		w->fingerprint[0] = '\0';
 out:
 	sfs_validate_result_free(&res);
-	sfs_secret_free(&cert_tmp);
-	sfs_secret_free(&ca_tmp);
 	return code;
 }
 
@@ -432,15 +521,15 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 
 /* Opens the target's directory with the ownership rules of design §13: created directories get
  * the secret's owner and 0700, unless a [dir] section describes the directory. */
-static int open_target_dir(const struct materializer *m, const struct secret_cfg *s,
-			   const char *dir, int *fd, struct sfs_error *err)
+static int open_target_dir(const struct materializer *m, const struct sfs_owner *owner,
+			   const char *dir, bool create, int *fd, struct sfs_error *err)
 {
 	const struct dir_cfg *d = dir_section_for(m->cfg, dir);
 	struct sfs_dir_opts opts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
+	    .owner = *owner,
 	    .mode = 0700,
 	    .parent_mode = 0700,
-	    .create = true,
+	    .create = create,
 	};
 
 	if (d) {
@@ -471,12 +560,9 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 static int stage_secret(const struct materializer *m, const struct secret_cfg *s, struct work *w,
 			struct agent_error *aerr)
 {
-	struct sfs_file_opts fopts = {
-	    .owner = {.uid = s->uid, .gid = s->gid, .chown = m->can_chown},
-	    .mode = s->mode,
-	};
+	struct sfs_file_opts fopts = {.mode = s->mode};
 	struct sfs_error err = {0};
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], why[SFS_ERROR_MAX];
 	const char *name;
 	int fd = -1, r;
 
@@ -484,7 +570,12 @@ static int stage_secret(const struct materializer *m, const struct secret_cfg *s
 		r = sfs_error_set(&err, -EINVAL, "target %s is not an absolute file path", s->to);
 		goto out;
 	}
-	r = open_target_dir(m, s, dir, &fd, &err);
+	r = secret_owner(m, s, &fopts.owner, why, sizeof(why));
+	if (r < 0) {
+		sfs_error_set(&err, r, "%s", why);
+		goto out;
+	}
+	r = open_target_dir(m, &fopts.owner, dir, true, &fd, &err);
 	if (r < 0)
 		goto out;
 	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
@@ -502,14 +593,14 @@ out:
 	return r;
 }
 
-static void log_written(const struct materializer *m, const struct secret_cfg *s,
-			const struct work *w, bool changed)
+static void log_written(const struct secret_cfg *s, const struct work *w, bool changed)
 {
 	char mode[8], uid[16], gid[16];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)s->mode);
-	fmt_uint(uid, sizeof(uid), m->can_chown ? s->uid : geteuid());
-	fmt_uint(gid, sizeof(gid), m->can_chown ? s->gid : getegid());
+	/* secret_owner() lets nothing be written with other ids than these. */
+	fmt_uint(uid, sizeof(uid), s->uid);
+	fmt_uint(gid, sizeof(gid), s->gid);
 	/* The fingerprint comes last: for a secret without one, NULL ends the field list. */
 	log_event(LOG_INFO, "secret_written", s->name,
 		  (const char *[]){"path", s->to, "mode", mode, "uid", uid, "gid", gid, "changed",
@@ -526,7 +617,8 @@ static void log_validated_in_place(const struct secret_cfg *s, const struct work
 		  "validated in place (no target)");
 }
 
-/* Non-root cannot chown: a file meant for another user would silently be ours (design §13). */
+/* Without root or CAP_CHOWN a file meant for another user or group would silently get ours
+ * (design §10.1, §13): every such secret of the set is named before anything is read. */
 static int check_ownership_possible(const struct materializer *m, const bool *which,
 				    struct agent_error *err)
 {
@@ -537,12 +629,13 @@ static int check_ownership_possible(const struct materializer *m, const bool *wh
 		return 0;
 	for (size_t i = 0; i < cfg->nsecrets; i++) {
 		const struct secret_cfg *s = &cfg->secrets[i];
-		if ((which && !which[i]) || !s->to || s->uid == geteuid())
+		struct sfs_owner owner;
+		char why[SFS_ERROR_MAX];
+
+		if ((which && !which[i]) || !s->to ||
+		    secret_owner(m, s, &owner, why, sizeof(why)) == 0)
 			continue;
-		code = agent_error_logged(
-		    err, AGENT_FAIL_NOPERM, -EPERM,
-		    "cannot give %s to uid %u: the agent runs as uid %u and may not chown", s->to,
-		    (unsigned)s->uid, (unsigned)geteuid());
+		code = agent_error_logged(err, AGENT_FAIL_NOPERM, -EPERM, "%s", why);
 		log_event(LOG_ERROR, "write_failed", s->name, (const char *[]){"path", s->to, NULL},
 			  "%s", err->msg);
 	}
@@ -582,7 +675,7 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 			aerr->reported = true;
 			return aerr->code;
 		}
-		log_written(m, s, w, changed);
+		log_written(s, w, changed);
 	} else {
 		changed = rt->applied && memcmp(out_hash, rt->output_hash, sizeof(out_hash)) != 0;
 		log_validated_in_place(s, w);
@@ -602,6 +695,12 @@ static int commit_one(struct materializer *m, size_t i, struct work *w, size_t *
 	    .len = w->output.len,
 	    .changed = changed,
 	});
+	/* What the other half of a pair is checked against from now on (the buffer moves). */
+	if (is_paired(m->cfg, i)) {
+		sfs_secret_free(&m->kept[i]);
+		m->kept[i] = w->output;
+		w->output = (struct sfs_secret){0};
+	}
 	return 0;
 }
 
@@ -630,22 +729,31 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 		return agent_error_logged(err, AGENT_FAIL_SOFTWARE, -ENOMEM, "out of memory");
 	}
 
-	/* 1. Read every selected source before validating anything; every failure is named. */
-	for (size_t i = 0; i < n; i++) {
-		const struct secret_cfg *s = &cfg->secrets[i];
-		struct work *w = &works[i];
+	/* 1. Read every selected source before validating anything; every failure is named. The
+	 * env: sources come first and are scrubbed right after the last of them: one variable
+	 * may feed several secrets, and the value leaves the environment before anything else
+	 * (standard input, a slow file) is waited on. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct secret_cfg *s = &cfg->secrets[i];
+			struct work *w = &works[i];
 
-		w->selected = !which || which[i];
-		if (!w->selected || (m->first_done && is_read_once(&s->source)))
-			continue;
-		code = keep_worse(err, code, read_secret(s, w, &e), &e);
-		if (!w->read)
-			continue;
-		w->active = !m->rt[i].applied ||
-			    memcmp(w->hash, m->rt[i].source_hash, sizeof(w->hash)) != 0;
-		if (!w->active)
-			log_debug("secret_unchanged", s->name,
-				  "source unchanged since last applied");
+			if ((s->source.kind == SFS_SOURCE_ENV) != (pass == 0))
+				continue;
+			w->selected = !which || which[i];
+			if (!w->selected || (m->first_done && is_read_once(&s->source)))
+				continue;
+			code = keep_worse(err, code, read_secret(s, w, &e), &e);
+			if (!w->read)
+				continue;
+			w->active = !m->rt[i].applied ||
+				    memcmp(w->hash, m->rt[i].source_hash, sizeof(w->hash)) != 0;
+			if (!w->active)
+				log_debug("secret_unchanged", s->name,
+					  "source unchanged since last applied");
+		}
+		if (pass == 0)
+			scrub_env_sources(cfg, works);
 	}
 	if (code < 0)
 		goto out;
@@ -661,8 +769,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 			if (!w->active && !partner_changed(cfg, works, i))
 				continue;
 			if (!w->read) {
-				code = keep_worse(err, code,
-						  load_for_check(&cfg->secrets[i], w, &e), &e);
+				code = keep_worse(err, code, load_for_check(m, i, w, &e), &e);
 				if (!w->read)
 					continue;
 			}
@@ -700,4 +807,62 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 out:
 	free_works(works, n);
 	return code;
+}
+
+/* Whether the agent, as it is now, could rotate secret `s`: give the file its configured ids,
+ * reach the target's directory and create a file in it. Returns 0 or -errno with `why`. */
+static int rotation_possible(const struct materializer *m, const struct secret_cfg *s, char *why,
+			     size_t why_size)
+{
+	struct sfs_owner owner;
+	struct sfs_error err = {0};
+	char dir[PATH_MAX];
+	const char *name;
+	int fd = -1, r;
+
+	r = secret_owner(m, s, &owner, why, why_size);
+	if (r < 0)
+		return r;
+	if (split_target(s->to, dir, sizeof(dir), &name) < 0) {
+		snprintf(why, why_size, "target %s is not an absolute file path", s->to);
+		return -EINVAL;
+	}
+	r = open_target_dir(m, &owner, dir, false, &fd, &err);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", err.msg);
+		return r;
+	}
+	/* The kernel's own answer for our effective ids, capabilities and ACLs (faccessat2). */
+	r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r));
+	return r;
+}
+
+size_t materializer_check_rotation(struct materializer *m)
+{
+	const struct config *cfg = m->cfg;
+	size_t impossible = 0;
+	char uid[16];
+
+	m->can_chown = probe_can_chown();
+	fmt_uint(uid, sizeof(uid), geteuid());
+	for (size_t i = 0; i < cfg->nsecrets; i++) {
+		const struct secret_cfg *s = &cfg->secrets[i];
+		char why[SFS_ERROR_MAX];
+
+		if (!s->to ||
+		    (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED))
+			continue;
+		if (rotation_possible(m, s, why, sizeof(why)) == 0)
+			continue;
+		impossible++;
+		log_event(LOG_WARN, "rotation_impossible", s->name,
+			  (const char *[]){"path", s->to, "uid", uid, "reason", why, NULL},
+			  "%s was written at start but cannot be rotated as uid %s: every rotation "
+			  "of it will be refused until this is fixed",
+			  s->to, uid);
+	}
+	return impossible;
 }

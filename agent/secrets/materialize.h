@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "config/config.h"
+#include "secret_fs/secure_mem.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,11 @@ struct materializer {
 	bool first_done;	   /* env: sources are read once, at the first application */
 	bool dirs_pending;	   /* [dir] sections wait for the first application's validation */
 	bool can_chown; /* root or CAP_CHOWN: asked once at the start of each operation */
+	/* The canonical bytes last applied of each secret that is half of a pair (a tls-key and
+	 * its tls-cert, a tls-cert and its CA), in secure memory (locked, guarded, wiped when
+	 * freed); empty for the others. When one half rotates, the other is checked against
+	 * these: a target is never read back, since after the drop the service owns it. */
+	struct sfs_secret *kept; /* cfg->nsecrets entries */
 };
 
 /* Ed25519 keys and TLS private keys: small size limit, domain and key id apply.
@@ -50,7 +56,8 @@ int materializer_make_dirs(struct materializer *m, struct agent_error *err);
 
 /* Runs read+validate+write for the secrets with which[i] true (NULL: all). A secret whose
  * source bytes hash the same as last time is skipped. A tls-key/tls-cert whose partner is in
- * the set is validated against the partner's new content, else against its current one.
+ * the set is validated against the partner's new content, else against the bytes it was
+ * last applied with (kept in secure memory: targets are never read back).
  * On return rt[i].changed says which targets changed; *nchanged (may be NULL) counts them.
  * Returns 0 or a negative errno with `err` (may be NULL) filled: failure class INVALID,
  * CANTCREAT, NOPERM, or CONFIG (a source missing, an env source unset: "No signing key
@@ -58,5 +65,13 @@ int materializer_make_dirs(struct materializer *m, struct agent_error *err);
  * failure has been logged with the secret's name, source and reason (err->reported). */
 int materializer_apply(struct materializer *m, const bool *which, size_t *nchanged,
 		       struct agent_error *err);
+
+/* After the privilege drop: for every secret that can rotate (a file: or cred: source with a
+ * target), checks that the agent as it is now can give the file its configured owner, group
+ * and mode, reach the target's directory and create a file in it. Each one that cannot is
+ * logged as a warning (rotation_impossible, naming the secret, the target and the reason): the
+ * start goes on, since the first write succeeded, and each rotation of it is refused later.
+ * Returns how many were found. */
+size_t materializer_check_rotation(struct materializer *m);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,17 +42,43 @@ struct notifier {
 	bool hook_killed;
 };
 
-int notify_read_pidfile(const char *path, pid_t *out)
+static int refuse_pidfile(int fd, char *why, size_t why_size, const char *reason)
 {
-	char buf[32];
+	if (fd >= 0)
+		close(fd);
+	if (why && why_size)
+		snprintf(why, why_size, "%s", reason);
+	return -EPERM;
+}
+
+int notify_read_pidfile(const char *path, pid_t *out, char *why, size_t why_size)
+{
+	char buf[32], reason[96];
 	char *end;
 	ssize_t len;
 	long pid;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 
 	*out = 0;
+	if (fd < 0 && errno == ELOOP)
+		return refuse_pidfile(-1, why, why_size, "it is a symbolic link");
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode))
+		return refuse_pidfile(fd, why, why_size, "it is not a regular file");
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(reason, sizeof(reason), "it belongs to uid %u, neither root nor uid %u",
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		return refuse_pidfile(fd, why, why_size, reason);
+	}
+	if (st.st_mode & S_IWOTH)
+		return refuse_pidfile(fd, why, why_size, "it is writable by everyone");
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (len < 0)
@@ -110,11 +137,15 @@ static void schedule_retry(struct notifier *n, const char *why)
 /* watch: the target is whatever pid the pidfile names right now. */
 static int signal_pidfile(struct notifier *n)
 {
-	char why[PATH_MAX + 128], signame[32];
+	char why[PATH_MAX + 128], signame[32], refused[128] = "";
 	pid_t pid;
-	int r = notify_read_pidfile(n->opts.pidfile, &pid);
+	int r = notify_read_pidfile(n->opts.pidfile, &pid, refused, sizeof(refused));
 
 	signals_name(n->opts.sig, signame, sizeof(signame));
+	if (r == -EPERM && refused[0])
+		log_event(LOG_ERROR, "notify_refused", NULL,
+			  (const char *[]){"pidfile", n->opts.pidfile, "reason", refused, NULL},
+			  "not signalling anyone named by %s: %s", n->opts.pidfile, refused);
 	if (r == 0 && kill(pid, n->opts.sig) < 0)
 		r = -errno;
 	if (r == 0) {
@@ -133,6 +164,8 @@ static int signal_pidfile(struct notifier *n)
 			 (int)pid, n->opts.pidfile);
 	else if (r == -EINVAL)
 		snprintf(why, sizeof(why), "%s does not hold a usable pid", n->opts.pidfile);
+	else if (r == -EPERM && refused[0])
+		snprintf(why, sizeof(why), "%s is refused: %s", n->opts.pidfile, refused);
 	else if (pid > 0)
 		snprintf(why, sizeof(why), "cannot signal pid %d from %s: %s", (int)pid,
 			 n->opts.pidfile, strerror(-r));

@@ -61,8 +61,12 @@ int notifier_notify(struct notifier *n, const char *secrets, const char *fingerp
 
 const struct notifier_stats *notifier_get_stats(const struct notifier *n);
 
-/* Reads a pid from `path`: decimal, surrounding whitespace allowed. Returns 0, -ENOENT,
- * -EINVAL (malformed, or a pid that would address a group or this process) or -errno. */
-int notify_read_pidfile(const char *path, pid_t *out);
+/* Reads a pid from `path`: decimal, surrounding whitespace allowed. Whoever can write the file
+ * chooses whom the agent signals, so it must be a regular file (the last component is never
+ * followed, a FIFO is never waited on: O_NOFOLLOW|O_NONBLOCK), owned by root or by the agent's
+ * own uid, and not writable by everyone. Returns 0, -ENOENT, -EINVAL (malformed, or a pid that
+ * would address a group or this process), -EPERM (refused for one of those reasons: `why`
+ * says which) or -errno. `why` (may be NULL) gets a short reason on -EPERM. */
+int notify_read_pidfile(const char *path, pid_t *out, char *why, size_t why_size);
 
 #endif

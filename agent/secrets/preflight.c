@@ -58,54 +58,79 @@ static bool check_dirs(const struct config *cfg)
 }
 
 /* Splits every configured item on commas and whitespace (wait_any_tcp accepts both; a config
- * value may still hold a whole list). Returns the pieces as pointers into `buf`. */
-static size_t split_addresses(const struct strlist *list, bool commas, char *buf, size_t bufsize,
-			      const char **out, size_t max)
+ * value may still hold a whole list). The pieces point into *ret_buf; both arrays are sized from
+ * the input, so no address is ever dropped. Returns 0 or -ENOMEM. */
+static int split_addresses(const struct strlist *list, bool commas, char **ret_buf,
+			   const char ***ret_items, size_t *ret_n)
 {
-	size_t n = 0, used = 0;
 	const char *seps = commas ? ", \t\n" : " \t\n";
+	size_t total = 1, used = 0, n = 0;
+	const char **items;
+	char *buf;
 
+	for (size_t i = 0; i < list->n; i++)
+		total += strlen(list->items[i]) + 1;
+	buf = malloc(total);
+	/* A piece is at least one byte followed by a separator or the item's end. */
+	items = calloc(total / 2 + 1, sizeof(*items));
+	if (!buf || !items) {
+		free(buf);
+		free(items);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < list->n; i++) {
 		size_t len = strlen(list->items[i]);
 		char *save = NULL, *tok;
 
-		if (used + len + 1 > bufsize)
-			break;
 		memcpy(buf + used, list->items[i], len + 1);
-		for (tok = strtok_r(buf + used, seps, &save); tok && n < max;
+		for (tok = strtok_r(buf + used, seps, &save); tok;
 		     tok = strtok_r(NULL, seps, &save))
-			out[n++] = tok;
+			items[n++] = tok;
 		used += len + 1;
 	}
-	return n;
+	*ret_buf = buf;
+	*ret_items = items;
+	*ret_n = n;
+	return 0;
 }
 
-#define MAX_ADDRESSES 64
-
 struct tcp_plan {
-	char wait_buf[4096], any_buf[4096];
-	const char *wait[MAX_ADDRESSES], *any[MAX_ADDRESSES];
+	char *wait_buf, *any_buf;
+	const char **wait, **any;
 	size_t nwait, nany;
-	struct tcp_endpoint endpoints[2 * MAX_ADDRESSES];
-	struct tcp_check checks[MAX_ADDRESSES + 1];
+	struct tcp_endpoint *endpoints; /* nwait + nany */
+	struct tcp_check *checks;	/* nwait + 1 */
 	size_t nchecks;
 	bool has_any; /* the last check is the wait_any_tcp list */
 };
 
-/* Builds one check per wait_tcp address and one for the whole wait_any_tcp list. Returns false
- * when an address cannot be parsed (a configuration error, logged). */
-static bool plan_tcp(const struct config *cfg, struct tcp_plan *p)
+static void tcp_plan_free(struct tcp_plan *p)
+{
+	free(p->wait_buf);
+	free(p->any_buf);
+	free(p->wait);
+	free(p->any);
+	free(p->endpoints);
+	free(p->checks);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Builds one check per wait_tcp address and one for the whole wait_any_tcp list. Returns 0,
+ * -EINVAL when an address cannot be parsed (a configuration error, logged), or -ENOMEM. */
+static int plan_tcp(const struct config *cfg, struct tcp_plan *p)
 {
 	struct sfs_error err = {0};
 	size_t e = 0;
-	bool ok = true;
+	int ret = 0;
 
-	p->nwait = split_addresses(&cfg->wait_tcp, false, p->wait_buf, sizeof(p->wait_buf), p->wait,
-				   MAX_ADDRESSES);
-	p->nany = split_addresses(&cfg->wait_any_tcp, true, p->any_buf, sizeof(p->any_buf), p->any,
-				  MAX_ADDRESSES);
-	p->nchecks = 0;
-	p->has_any = false;
+	memset(p, 0, sizeof(*p));
+	if (split_addresses(&cfg->wait_tcp, false, &p->wait_buf, &p->wait, &p->nwait) < 0 ||
+	    split_addresses(&cfg->wait_any_tcp, true, &p->any_buf, &p->any, &p->nany) < 0)
+		return -ENOMEM;
+	p->endpoints = calloc(p->nwait + p->nany + 1, sizeof(*p->endpoints));
+	p->checks = calloc(p->nwait + 1, sizeof(*p->checks));
+	if (!p->endpoints || !p->checks)
+		return -ENOMEM;
 	for (size_t i = 0; i < p->nwait; i++) {
 		struct tcp_endpoint *ep = &p->endpoints[e++];
 		ep->spec = p->wait[i];
@@ -113,7 +138,7 @@ static bool plan_tcp(const struct config *cfg, struct tcp_plan *p)
 			log_event(LOG_ERROR, "config_error", NULL,
 				  (const char *[]){"check", "wait_tcp", "address", ep->spec, NULL},
 				  "%s", err.msg);
-			ok = false;
+			ret = -EINVAL;
 			continue;
 		}
 		p->checks[p->nchecks++] = (struct tcp_check){.endpoints = ep, .n = 1};
@@ -130,7 +155,7 @@ static bool plan_tcp(const struct config *cfg, struct tcp_plan *p)
 					  (const char *[]){"check", "wait_any_tcp", "address",
 							   ep->spec, NULL},
 					  "%s", err.msg);
-				ok = false;
+				ret = -EINVAL;
 				continue;
 			}
 			e++;
@@ -141,7 +166,7 @@ static bool plan_tcp(const struct config *cfg, struct tcp_plan *p)
 			p->has_any = true;
 		}
 	}
-	return ok;
+	return ret;
 }
 
 static void join_specs(const char *const *items, size_t n, char *buf, size_t size)
@@ -201,17 +226,24 @@ static bool report_tcp(const struct config *cfg, const struct tcp_plan *p)
 
 int preflight_run(const struct config *cfg, struct ev_loop *loop, struct agent_error *err)
 {
-	static struct tcp_plan plan; /* large; the preflight runs once per process */
+	struct tcp_plan plan;
 	bool env_ok, dirs_ok, tcp_parsed, tcp_ok = true;
 	int r;
 
 	/* Every check runs even after a failure, so one start names every problem at once. */
 	env_ok = check_env(cfg);
 	dirs_ok = check_dirs(cfg);
-	tcp_parsed = plan_tcp(cfg, &plan);
+	r = plan_tcp(cfg, &plan);
+	if (r == -ENOMEM) {
+		tcp_plan_free(&plan);
+		log_error("internal_error", NULL, "out of memory");
+		return agent_error_logged(err, AGENT_FAIL_SOFTWARE, r, "out of memory");
+	}
+	tcp_parsed = r == 0;
 	if (plan.nchecks) {
 		r = tcp_probe_run(loop, plan.checks, plan.nchecks, cfg->timeout_ms);
 		if (r < 0 && r != -ETIMEDOUT) {
+			tcp_plan_free(&plan);
 			log_event(LOG_ERROR, "preflight_failed", NULL, NULL,
 				  "TCP checks could not run: %s", strerror(-r));
 			return agent_error_logged(err, AGENT_FAIL_SOFTWARE, r,
@@ -219,13 +251,15 @@ int preflight_run(const struct config *cfg, struct ev_loop *loop, struct agent_e
 		}
 		tcp_ok = report_tcp(cfg, &plan);
 	}
+	r = (int)plan.nchecks;
+	tcp_plan_free(&plan);
 	/* Each failing item was logged above. */
 	if (!env_ok || !tcp_parsed)
 		return agent_error_logged(err, AGENT_FAIL_CONFIG, -EINVAL, "preflight failed");
 	if (!dirs_ok || !tcp_ok)
 		return agent_error_logged(err, AGENT_FAIL_UNAVAILABLE, -EHOSTUNREACH,
 					  "preflight failed");
-	if (cfg->require_env.n || cfg->require_dir.n || plan.nchecks)
+	if (cfg->require_env.n || cfg->require_dir.n || r)
 		log_info("preflight_ok", NULL, "every preflight check passed");
 	return 0;
 }

@@ -92,10 +92,12 @@ static void apply_pending(struct rotation *r)
 			r->attempted[i] |= r->which[i];
 		if (materializer_apply(r->m, r->which, &nchanged, &err) < 0) {
 			/* The log names the class by the status a start would have ended with. */
-			log_warn("rotation_rejected", NULL,
-				 "the new version was not applied (exit code %d): every file stays "
-				 "as it was; the next change is tried again",
-				 agent_exit_code(err.failure));
+			log_event(
+			    LOG_WARN, "rotation_rejected", NULL,
+			    (const char *[]){"reason", err.msg, NULL},
+			    "the new version was not applied (exit code %d): every file stays "
+			    "as it was; the next change is tried again",
+			    agent_exit_code(err.failure));
 			/* The set is all or nothing: each of its secrets is refused. */
 			for (size_t i = 0; i < r->n; i++)
 				r->refused[i] |= r->which[i];

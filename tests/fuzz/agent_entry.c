@@ -90,7 +90,9 @@ int fuzz_tcp_address(const char *spec, char *host, char *port, char *msg, size_t
 
 int fuzz_read_pidfile(const char *path, pid_t *pid)
 {
-	return notify_read_pidfile(path, pid);
+	char why[256];
+
+	return notify_read_pidfile(path, pid, why, sizeof(why));
 }
 
 int fuzz_is_mount_point(const char *mountinfo_path, const char *path, bool *is_mount)

@@ -207,6 +207,28 @@ static void test_env_read_once(void **state)
 	materializer_free(&m);
 }
 
+/* One variable may feed several secrets: all env: sources are read before any is scrubbed. */
+static void test_one_env_feeds_two_secrets(void **state)
+{
+	struct fixture *f = *state;
+	struct materializer m;
+	char *a = path(f, "env_a"), *b = path(f, "env_b"), buf[64];
+	size_t nchanged;
+
+	setenv("SA_UNIT_SHARED", "shared value", 1);
+	add_secret(f, "first", "env:SA_UNIT_SHARED", a, SFS_TYPE_OPAQUE);
+	add_secret(f, "second", "env:SA_UNIT_SHARED", b, SFS_TYPE_OPAQUE);
+	assert_int_equal(materializer_init(&m, &f->cfg), 0);
+	assert_int_equal(apply(&m, NULL, &nchanged), EXIT_OK);
+	assert_int_equal(nchanged, 2);
+	assert_null(getenv("SA_UNIT_SHARED"));
+	assert_true(ut_read_file(a, buf, sizeof(buf)) >= 0);
+	assert_string_equal(buf, "shared value");
+	assert_true(ut_read_file(b, buf, sizeof(buf)) >= 0);
+	assert_string_equal(buf, "shared value");
+	materializer_free(&m);
+}
+
 static void test_missing_env_codes(void **state)
 {
 	struct fixture *f = *state;
@@ -360,6 +382,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_observer_sees_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_env_read_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_env_codes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_env_feeds_two_secrets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_update_keeps_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dirs_after_validation, setup, teardown),

@@ -159,21 +159,60 @@ static void pidfile_parsing(void **state)
 	char own[32];
 
 	write_text(fx->pidfile, " 4242\n", 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), 0);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), 0);
 	assert_int_equal(pid, 4242);
 	write_text(fx->pidfile, "42x\n", 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -EINVAL);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -EINVAL);
 	write_text(fx->pidfile, "0\n", 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -EINVAL);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -EINVAL);
 	write_text(fx->pidfile, "-1\n", 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -EINVAL);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -EINVAL);
 	write_text(fx->pidfile, "", 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -EINVAL);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -EINVAL);
 	snprintf(own, sizeof(own), "%d", (int)getpid());
 	write_text(fx->pidfile, own, 0644);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -EINVAL);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -EINVAL);
 	unlink(fx->pidfile);
-	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid), -ENOENT);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, NULL, 0), -ENOENT);
+}
+
+/* Whoever can write the pidfile picks whom the agent signals: only a regular file of root or
+ * of our own uid, not writable by everyone, reached without following a final link. */
+static void pidfile_that_anyone_could_plant_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char real[160], why[128];
+	pid_t pid = 0;
+
+	snprintf(real, sizeof(real), "%s/real.pid", fx->dir);
+	write_text(real, "4242\n", 0644);
+	assert_int_equal(symlink(real, fx->pidfile), 0);
+	why[0] = '\0';
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "symbolic link"));
+	assert_int_equal(pid, 0);
+	unlink(fx->pidfile);
+
+	/* A FIFO nobody writes to: refused at once instead of blocking in open or read. */
+	assert_int_equal(mkfifo(fx->pidfile, 0644), 0);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "not a regular file"));
+	unlink(fx->pidfile);
+
+	write_text(fx->pidfile, "4242\n", 0644);
+	assert_int_equal(chmod(fx->pidfile, 0666), 0);
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "writable by everyone"));
+	assert_int_equal(chmod(fx->pidfile, 0644), 0);
+
+	if (geteuid() == 0) {
+		assert_int_equal(chown(fx->pidfile, 4242, 4242), 0);
+		assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, why, sizeof(why)), -EPERM);
+		assert_non_null(strstr(why, "uid 4242"));
+		assert_int_equal(chown(fx->pidfile, 0, 0), 0);
+	}
+	assert_int_equal(notify_read_pidfile(fx->pidfile, &pid, why, sizeof(why)), 0);
+	assert_int_equal(pid, 4242);
 }
 
 static void pidfile_is_read_at_every_notification(void **state)
@@ -409,6 +448,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(pidfile_parsing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(pidfile_that_anyone_could_plant_is_refused, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(pidfile_is_read_at_every_notification, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stale_pid_is_retried_until_a_live_one_appears, setup,
 					    teardown),

@@ -134,6 +134,39 @@ static int run(struct fixture *f, struct capture *c)
 	return r < 0 ? agent_exit_code(err.failure) : EXIT_OK;
 }
 
+/* No silent limit on a list: the 65th address of a wait_tcp value (past the 64 entries and
+ * the 4096 bytes the list once held) is checked like the first. */
+static void test_wait_tcp_long_list_checks_every_address(void **state)
+{
+	struct fixture f;
+	struct capture c;
+	const char *live, *dead;
+	char *list, *needle;
+	size_t size = 65 * 96 + 1, used = 0;
+
+	(void)state;
+	fixture_init(&f);
+	f.cfg.timeout_ms = 2000;
+	live = port(&f, true);
+	assert_int_equal(listen(f.socks[f.nsocks - 1], 128), 0); /* 64 connects at once */
+	dead = port(&f, false);
+	list = malloc(size);
+	assert_non_null(list);
+	/* Padded with spaces past 4096 bytes, so both old limits are crossed. */
+	for (int i = 0; i < 64; i++)
+		used +=
+		    (size_t)snprintf(list + used, size - used, "127.0.0.1:%s%*s", live, 60, " ");
+	snprintf(list + used, size - used, "127.0.0.1:%s", dead);
+	assert_true(strlen(list) > 4096);
+	add(&f.cfg.wait_tcp, list);
+	assert_int_equal(run(&f, &c), EXIT_UNAVAILABLE);
+	needle = fmt(&f, "Cannot connect to Redis at 127.0.0.1:%s ", dead);
+	assert_int_equal(count(c.text, needle), 1);
+	assert_int_equal(count(c.text, "level=error"), 1);
+	free(list);
+	fixture_free(&f);
+}
+
 static void test_nothing_to_check(void **state)
 {
 	struct fixture f;
@@ -309,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_kafka_all_dead),
 	    cmocka_unit_test(test_all_failures_reported),
 	    cmocka_unit_test(test_bad_address_is_config_error),
+	    cmocka_unit_test(test_wait_tcp_long_list_checks_every_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
