@@ -1,4 +1,4 @@
-/* Exit codes of secret-agent (design §5; sysexits.h values). */
+/* Exit codes of secret-agent (docs/design.md §5; sysexits.h values). */
 #ifndef AGENT_EXIT_CODES_H
 #define AGENT_EXIT_CODES_H
 

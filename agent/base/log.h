@@ -1,4 +1,4 @@
-/* Logging: one line per event on stderr, logfmt (`text`) or JSON (design §11, §13).
+/* Logging: one line per event on stderr, logfmt (`text`) or JSON (docs/design.md §11, §13).
  *
  * Every line carries ts=, level=, event= and, when it is about a secret, secret=NAME; then
  * optional key/value fields and a human message (msg=). Never pass secret bytes here: values

@@ -1,5 +1,5 @@
 /* `secret-agent check-config`: parse, expand and resolve the configuration, print the plan,
- * write nothing (design §13: step 1 only). Sources are never read, so no secret byte can be
+ * write nothing (docs/design.md §13: step 1 only). Sources are never read, so no secret byte can be
  * printed; errors go to stderr as one plain line, since this command is read by people. */
 #include "base/log.h"
 #include "cmd/commands.h"

@@ -1,4 +1,4 @@
-/* The one start and run pipeline of the secret-writing commands (design §5 steps 1-8, §8).
+/* The one start and run pipeline of the secret-writing commands (docs/design.md §5 steps 1-8, §8).
  *
  * `run` and `watch` start the same way: process hardening, every signal taken over (a SIGTERM
  * before the loop runs waits in the signalfd), configuration, logging, the privilege-drop

@@ -1,4 +1,4 @@
-/* `secret-agent run`: design §5 steps 1-8 in order. Parse, preflight, materialize, drop the
+/* `secret-agent run`: docs/design.md §5 steps 1-8 in order. Parse, preflight, materialize, drop the
  * agent's own privileges, start the child with the inherited signal state, supervise it as
  * PID 1 (or subreaper) and watch the sources for rotation; exit with the child's status.
  * Everything but the child's command line is the pipeline it shares with watch (lifecycle.h). */

@@ -1,4 +1,4 @@
-/* `secret-agent watch`: the sidecar form (design §3, §13: steps 1-5, then 8). Materialize
+/* `secret-agent watch`: the sidecar form (docs/design.md §3, §13: steps 1-5, then 8). Materialize
  * everything once, drop to [agent] user, then watch the sources with no child of its own: a
  * rotation signals the pid named in --notify-pidfile (read anew every time) or runs an exec:
  * hook. SIGTERM, SIGINT and SIGQUIT end it with exit 0. Everything but the notification target

@@ -1,4 +1,4 @@
-/* Starting the service child (design §9, §13 "Child inheritance").
+/* Starting the service child (docs/design.md §9, §13 "Child inheritance").
  *
  * vfork (the agent is suspended until the child has exec'd; the child allocates nothing and
  * sees an environment built beforehand), then in the child: setsid (own session, no

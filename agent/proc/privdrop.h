@@ -1,4 +1,4 @@
-/* Dropping privileges (design §8, §13).
+/* Dropping privileges (docs/design.md §8, §13).
  *
  * The agent drops itself to the service user after the first materialization, then forks the
  * child, which inherits the dropped state. Started as root with a user: the bounding set is

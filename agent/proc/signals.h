@@ -1,4 +1,4 @@
-/* Signal state of the agent and of the processes it starts (design §9, §13).
+/* Signal state of the agent and of the processes it starts (docs/design.md §9, §13).
  *
  * The agent reads every catchable signal from a signalfd, so it blocks them all; signals it
  * inherited as ignored are reset to the default action, because an ignored signal is dropped
@@ -15,9 +15,9 @@
 #include <sys/types.h>
 
 struct inherited_state {
-	sigset_t mask;	  /* the blocked set the agent was started with */
-	sigset_t ignored; /* signals whose disposition was SIG_IGN at start */
-	mode_t umask;	  /* the umask before the agent set 077 */
+	sigset_t mask;	    /* the blocked set the agent was started with */
+	sigset_t ignored;   /* signals whose disposition was SIG_IGN at start */
+	mode_t umask;	    /* the umask before the agent set 077 */
 	struct rlimit core; /* RLIMIT_CORE before the agent set its soft limit to 0 */
 	bool recorded;
 };

@@ -1,4 +1,4 @@
-/* Supervision: PID 1 duties and the agent's one reaper (design §9).
+/* Supervision: PID 1 duties and the agent's one reaper (docs/design.md §9).
  *
  * One epoll loop over a signalfd (every catchable signal is blocked and read from it), the
  * grace timers and whatever rotation registers. Every exited child of the agent is collected

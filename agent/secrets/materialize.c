@@ -41,8 +41,8 @@ static bool is_read_once(const struct sfs_source *src)
 }
 
 /* Root, or an agent that kept CAP_CHOWN after dropping to the service user (privileged_watcher,
- * design §8): files and directories can be given to their configured owner. Otherwise nothing
- * is chowned and an owner other than ourselves is refused. Asked once per application (the
+ * docs/design.md §8): files and directories can be given to their configured owner. Otherwise
+ * nothing is chowned and an owner other than ourselves is refused. Asked once per application (the
  * answer changes only with the privilege drop, between two applications). */
 static bool probe_can_chown(void)
 {
@@ -79,7 +79,7 @@ static bool is_own_group(gid_t gid)
 /* The owner and group secret `s` gets, as struct sfs_owner: always its configured ids. Root and
  * CAP_CHOWN may give any; otherwise only our own uid with our own gid or one of our
  * supplementary groups. Anything else is refused (-EPERM, the reason in `why`): a file is
- * never written with other ids than configured (design §10.1). */
+ * never written with other ids than configured (docs/design.md §10.1). */
 static int secret_owner(const struct materializer *m, const struct secret_cfg *s,
 			struct sfs_owner *out, char *why, size_t why_size)
 {
@@ -209,7 +209,7 @@ static int make_one_dir(const struct materializer *m, const struct dir_cfg *d,
 				   strerror(-r));
 		goto fail;
 	}
-	/* Never chmod or chown someone else's directory (design §6): say so and go on. */
+	/* Never chmod or chown someone else's directory (docs/design.md §6): say so and go on. */
 	if (st.st_uid != d->uid) {
 		fmt_uint(have, sizeof(have), st.st_uid);
 		log_event(LOG_WARN, "dir_left_as_is", NULL,
@@ -519,8 +519,8 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 	return NULL;
 }
 
-/* Opens the target's directory with the ownership rules of design §13: created directories get
- * the secret's owner and 0700, unless a [dir] section describes the directory. */
+/* Opens the target's directory with the ownership rules of docs/design.md §13: created directories
+ * get the secret's owner and 0700, unless a [dir] section describes the directory. */
 static int open_target_dir(const struct materializer *m, const struct sfs_owner *owner,
 			   const char *dir, bool create, int *fd, struct sfs_error *err)
 {
@@ -618,7 +618,7 @@ static void log_validated_in_place(const struct secret_cfg *s, const struct work
 }
 
 /* Without root or CAP_CHOWN a file meant for another user or group would silently get ours
- * (design §10.1, §13): every such secret of the set is named before anything is read. */
+ * (docs/design.md §10.1, §13): every such secret of the set is named before anything is read. */
 static int check_ownership_possible(const struct materializer *m, const bool *which,
 				    struct agent_error *err)
 {

@@ -1,4 +1,4 @@
-/* Materialization: read sources, validate, write targets as one set (design §5 steps 3-5).
+/* Materialization: read sources, validate, write targets as one set (docs/design.md §5 steps 3-5).
  *
  * Used by `materialize`, `run`, `watch` and by rotation. The set is all-or-nothing: every
  * secret of the set is read and validated before anything is written; then every target is

@@ -1,4 +1,4 @@
-/* Bind-mount detection through /proc/self/mountinfo (design §10).
+/* Bind-mount detection through /proc/self/mountinfo (docs/design.md §10).
  *
  * A secret whose source file is itself a mount point (Kubernetes subPath) is a bind mount of
  * one inode: the kubelet's atomic swap of `..data` never reaches it, so it can never rotate.

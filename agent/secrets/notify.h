@@ -1,4 +1,4 @@
-/* Announcing a rotation (design §10, §13): a signal to the child (run) or to the pid in a
+/* Announcing a rotation (docs/design.md §10, §13): a signal to the child (run) or to the pid in a
  * pidfile (watch), a restart of the child, an exec: hook, or nothing.
  *
  * Each notification is logged once, with the names and fingerprints of the secrets that

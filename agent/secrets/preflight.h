@@ -1,4 +1,4 @@
-/* Preflight checks (design §5 step 2): required env vars, required directories, TCP
+/* Preflight checks (docs/design.md §5 step 2): required env vars, required directories, TCP
  * reachability. Every check runs even when an earlier one failed, and every failing item is
  * logged with the seed's wording:
  *   Required environment variable X is not set

@@ -1,4 +1,4 @@
-/* Rotation (design §10): watch the directory of every file:/cred: source with inotify (and
+/* Rotation (docs/design.md §10): watch the directory of every file:/cred: source with inotify (and
  * poll every poll_interval when set), debounce with a loop timer, re-apply the changed set
  * through the materializer, and notify once when any target changed. An invalid new version
  * keeps every old file, is logged, and nobody is notified.

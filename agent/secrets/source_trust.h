@@ -1,4 +1,4 @@
-/* Sources that the service cannot redirect (design §10.1).
+/* Sources that the service cannot redirect (docs/design.md §10.1).
  *
  * With privileged_watcher the agent keeps CAP_DAC_READ_SEARCH after dropping to the service's
  * uid, and sources are opened through symlinks (a Kubernetes Secret volume is made of them).

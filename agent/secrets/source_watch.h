@@ -1,5 +1,5 @@
-/* Watching secret sources for change (design §10): inotify on the DIRECTORY of every source,
- * never on the file, plus an optional poll timer.
+/* Watching secret sources for change (docs/design.md §10): inotify on the DIRECTORY of every
+ * source, never on the file, plus an optional poll timer.
  *
  * Why directories: Kubernetes' AtomicWriter swaps a `..data` symlink, editors and most tools
  * rename over the file; a watch on the file's inode would see neither. Every event in a

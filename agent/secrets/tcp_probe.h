@@ -1,4 +1,4 @@
-/* TCP reachability probes for the preflight (design §5 step 2, §13 "Lists").
+/* TCP reachability probes for the preflight (docs/design.md §5 step 2, §13 "Lists").
  *
  * Addresses are written host:port, [v6addr]:port, or with a Kafka listener scheme in front
  * (PLAINTEXT://, SSL://, SASL_PLAINTEXT://, SASL_SSL://; any NAME:// is accepted because the

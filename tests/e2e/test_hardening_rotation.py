@@ -1,8 +1,8 @@
 """Rotation after the privilege drop keeps every promise of the first write, or refuses loudly.
 
-The agent rotates as the service user (design §10.1): a rotated file keeps its configured owner,
-group and mode (an unprivileged fchown to one of the user's groups), and a group the user is not
-in makes the rotation fail with rotation_rejected and the reason, never a file with other ids.
+The agent rotates as the service user (docs/design.md §10.1): a rotated file keeps its
+configured owner, group and mode (an unprivileged fchown to one of the user's groups), and a
+group the user is not in makes the rotation fail with rotation_rejected and the reason, never a file with other ids.
 A target the service replaced with a FIFO or a symlink is never read: the partner's bytes are
 kept in locked memory, so the agent goes on forwarding signals and rotating, and logs nothing
 about the linked file.
