@@ -4,6 +4,7 @@
 #include "base/log.h"
 #include "cmd/commands.h"
 #include "config/config.h"
+#include "config/keys.h"
 #include "proc/process_setup.h"
 
 #include <errno.h>

@@ -6,6 +6,7 @@
  * a config error (78): the fix is on the command line. Flag values are not ${VAR}-expanded:
  * the shell that built the command line already did that.
  */
+#include "config/config.h"
 #include "config/internal.h"
 #include "config/keys.h"
 #include "config/values.h"

@@ -1,5 +1,7 @@
 /* The config object's lifetime and the secrets and dirs it holds. Defaults come from the key
  * table (keys.c), so they are written once, next to their key. */
+#include "config/config.h"
+
 #include "config/internal.h"
 #include "config/keys.h"
 #include "config/strlist.h"

@@ -1,5 +1,6 @@
 /* Defaults that depend on other settings, identities, and cross-references between secrets.
  * After this, every later stage reads resolved numbers and never parses text again. */
+#include "config/config.h"
 #include "config/internal.h"
 #include "config/keys.h"
 #include "config/strlist.h"

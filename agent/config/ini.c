@@ -10,6 +10,7 @@
  * and lines are at most 198 bytes, except lists (cut into words; a word of 197 bytes at most),
  * so no config that used to be refused for its length is now accepted, or the reverse.
  */
+#include "config/config.h"
 #include "config/expand.h"
 #include "config/internal.h"
 #include "config/keys.h"

@@ -3,7 +3,8 @@
 #ifndef AGENT_CONFIG_INTERNAL_H
 #define AGENT_CONFIG_INTERNAL_H
 
-#include "config/config.h"
+#include "base/error.h"
+#include "config/model.h"
 
 /* Adds a secret or a dir with its defaults; NULL with `err` filled (AGENT_FAIL_CONFIG) for a bad
  * or repeated name. `origin` is "FILE:LINE" or "--secret". */

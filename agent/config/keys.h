@@ -12,7 +12,8 @@
 #ifndef AGENT_CONFIG_KEYS_H
 #define AGENT_CONFIG_KEYS_H
 
-#include "config/config.h"
+#include "base/error.h"
+#include "config/model.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,5 +84,9 @@ void config_keys_print(FILE *out, const struct config *cfg, enum config_section 
 
 /* Whether a secret type holds a private key (ed25519, tls-key). */
 bool config_type_is_key(enum sfs_secret_type type);
+
+/* Prints every key, one per line: "SECTION KEY FLAG VALUE [list]" ("-" for no flag), for the
+ * shell completion and the man page to be checked against (check-config --list-keys). */
+void config_print_keys(FILE *out);
 
 #endif

@@ -2,6 +2,7 @@
  * stable enough for scripts to grep. Each key's line comes from its row in the key table;
  * only names, paths and numbers: check-config never reads a source, and the domain tag and key
  * id are shown as present or not. */
+#include "config/config.h"
 #include "config/keys.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #ifndef AGENT_CONFIG_STRLIST_H
 #define AGENT_CONFIG_STRLIST_H
 
-#include "config/config.h"
+#include "config/model.h"
 
 #include <stdbool.h>
 

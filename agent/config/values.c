@@ -2,8 +2,6 @@
  * listening addresses. */
 #include "config/values.h"
 
-#include "config/config.h"
-
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>

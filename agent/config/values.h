@@ -7,6 +7,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+/* Parsers shared with the flags and tests. Return 0 or -EINVAL. */
+int config_parse_duration_ms(const char *s, uint64_t *out); /* "100ms", "5s", "2m", "0" */
+int config_parse_mode(const char *s, mode_t *out);	    /* octal, <= 07777 */
+int config_parse_signal(const char *s, int *out);	    /* "SIGHUP", "HUP", "1" */
 
 /* (config_parse_duration_ms, config_parse_mode and config_parse_signal are in config.h.) */
 

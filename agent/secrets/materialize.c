@@ -835,8 +835,9 @@ static int rotation_possible(const struct materializer *m, const struct secret_c
 	/* The kernel's own answer for our effective ids, capabilities and ACLs (faccessat2). */
 	r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ? -errno : 0;
 	close(fd);
-	if (r < 0)
-		snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r));
+	/* A long directory is cut in the message rather than the message refused. */
+	if (r < 0 && snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r)) < 0)
+		why[0] = '\0';
 	return r;
 }
 

@@ -45,7 +45,7 @@ static void file_in(const char *d, const char *name, uid_t uid)
 {
 	char p[PATH_MAX];
 
-	snprintf(p, sizeof(p), "%s/%s", d, name);
+	assert_true(snprintf(p, sizeof(p), "%s/%s", d, name) < (int)sizeof(p));
 	ut_write_text(p, "token", 0644);
 	assert_int_equal(chown(p, uid, uid), 0);
 }
