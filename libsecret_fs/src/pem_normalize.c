@@ -15,14 +15,19 @@ static bool has_begin_marker(const unsigned char *p, size_t len)
 	return memmem(p, len, "-----BEGIN", 10) != NULL;
 }
 
-/* Step 1: a BOM is an editor artefact; other control bytes mean the value is not text. */
-static int check_bytes(struct sfs_secret *s, struct sfs_warnings *w, struct sfs_error *err)
+/* Step 1: a BOM is an editor artefact. */
+static void strip_bom(struct sfs_secret *s, struct sfs_warnings *w)
 {
 	if (s->len >= 3 && memcmp(s->data, "\xef\xbb\xbf", 3) == 0) {
 		memmove(s->data, s->data + 3, s->len - 3);
 		s->len -= 3;
 		sfs_warn(w, "UTF-8 byte order mark removed");
 	}
+}
+
+/* Control bytes other than whitespace mean the value is not text. */
+static int check_bytes(struct sfs_secret *s, struct sfs_error *err)
+{
 	for (size_t i = 0; i < s->len; i++) {
 		unsigned char c = s->data[i];
 		if (c == 0)
@@ -183,17 +188,27 @@ out:
 	return r;
 }
 
+/* Steps 1-3 peel layers a value picked up on its way (a BOM behind leading blank lines, quotes
+ * around quotes, a `\n` escape that becomes a leading newline), so they repeat until nothing
+ * more comes off: normalising a normalised value must change nothing. Each step only ever
+ * shrinks the value, so an unchanged length means a fixed point. */
 static int normalize_text(struct sfs_secret *s, struct sfs_warnings *w, struct sfs_error *err)
 {
-	int r = check_bytes(s, w, err);
+	size_t before;
+	int r = check_bytes(s, err);
+
 	if (r < 0)
 		return r;
-	trim_outer(s, w);
-	if (s->len == 0)
-		return sfs_error_set(err, -EINVAL, "the value is empty");
-	r = unescape_newlines(s, w, err);
-	if (r < 0)
-		return r;
+	do {
+		before = s->len;
+		strip_bom(s, w);
+		trim_outer(s, w);
+		if (s->len == 0)
+			return sfs_error_set(err, -EINVAL, "the value is empty");
+		r = unescape_newlines(s, w, err);
+		if (r < 0)
+			return r;
+	} while (s->len != before);
 	normalize_lines(s, w);
 	return 0;
 }

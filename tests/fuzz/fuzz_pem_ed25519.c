@@ -17,14 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The BOM check and the outer trim run before "\\n" escapes are undone, so a newline or BOM
- * that unescaping (or the trim) brings to an end survives one pass and goes in the next:
- * "\\n-----BEGIN" and "\n\xEF\xBB\xBF-----BEGIN" (reproducers in pending/fuzz_pem_ed25519/).
- * Until that is fixed only the second pass must be a fixed point; delete this line with the
- * fix. */
-#ifndef PENDING_NORMALIZE_FIXED_POINT
-#define PENDING_NORMALIZE_FIXED_POINT 1
-#endif
 
 static void check_normalize_idempotent(const uint8_t *data, size_t size)
 {
@@ -36,16 +28,6 @@ static void check_normalize_idempotent(const uint8_t *data, size_t size)
 		if (sfs_pem_normalize(once.data, once.len, SFS_MAX_SECRET_BYTES, &twice, &w,
 				      &err) != 0)
 			abort();
-#if PENDING_NORMALIZE_FIXED_POINT
-		if (!sfs_secret_equal(&once, &twice)) {
-			sfs_secret_free(&once);
-			once = twice;
-			twice = (struct sfs_secret){0};
-			if (sfs_pem_normalize(once.data, once.len, SFS_MAX_SECRET_BYTES, &twice, &w,
-					      &err) != 0)
-				abort();
-		}
-#endif
 		if (!sfs_secret_equal(&once, &twice))
 			abort();
 	}
