@@ -112,6 +112,7 @@ static int apply_secret_flag(struct config *cfg, const char *spec, struct agent_
 	char *copy = strdup(spec);
 	char *save = NULL, *name = NULL;
 	struct secret_cfg *s;
+	uint64_t seen = 0;
 	int r = 0;
 
 	if (!copy)
@@ -165,6 +166,13 @@ static int apply_secret_flag(struct config *cfg, const char *spec, struct agent_
 					    "--secret %s: unknown key '%s'", name, item);
 			goto out;
 		}
+		/* As in the file: a key given twice is refused, not silently the last one. */
+		if (seen & config_key_bit(key)) {
+			r = agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
+					    "--secret %s: '%s' given twice", name, item);
+			goto out;
+		}
+		seen |= config_key_bit(key);
 		r = config_key_set(key, s, &s->given, eq + 1, err);
 		if (r < 0) {
 			secret_usage_error(err, name, r);

@@ -284,7 +284,9 @@ static int parse_line(struct reader *rd, char *line, size_t n)
 	indented = start > line;
 	if (*start == '\0' || *start == ';' || *start == '#')
 		return 0;
-	if (*start == '[') {
+	/* An indented line under a list continues it even when it starts with '[': an IPv6
+	 * address ("  [::1]:9092") in a wait_tcp list, as libinih reads it too. */
+	if (*start == '[' && !(indented && rd->prev && config_key_is_list(rd->prev))) {
 		if (indented && rd->prev)
 			return fail(rd, "section header must not be indented", NULL);
 		return section_line(rd, start);

@@ -79,10 +79,14 @@ int notify_read_pidfile(const char *path, pid_t *out, char *why, size_t why_size
 	}
 	if (st.st_mode & S_IWOTH)
 		return refuse_pidfile(fd, why, why_size, "it is writable by everyone");
-	len = read(fd, buf, sizeof(buf) - 1);
+	/* A pid and a newline fit with room to spare: anything longer is not a pidfile, and is
+	 * refused rather than judged by its first bytes. */
+	len = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (len < 0)
 		return -errno;
+	if ((size_t)len == sizeof(buf) || memchr(buf, '\0', (size_t)len))
+		return -EINVAL;
 	buf[len] = '\0';
 	errno = 0;
 	pid = strtol(buf, &end, 10);

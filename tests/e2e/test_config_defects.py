@@ -48,6 +48,24 @@ class ConfigDefectsTest(satest.TempDirTestCase):
         self.assertEqual(r.stderr, b"secret-agent: check-config: --secret k: 'to' needs an "
                                    b"absolute path, got 'rel'\n")
 
+    def test_secret_flag_key_given_twice_is_refused(self):
+        # As in the file: the second `to` is not silently the one that wins.
+        r = satest.run_agent(["check-config", "--secret",
+                              "name=k,from=env:A,to=/x/a.pem,to=/x/b.pem"])
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertEqual(r.stderr, b"secret-agent: check-config: --secret k: 'to' given twice\n")
+
+    def test_ipv6_address_continues_a_list(self):
+        # An indented "[::1]:9092" under wait_tcp is the list's next address, not a section.
+        _, r = self.check_config(b"[preflight]\nwait_tcp = 127.0.0.1:6379\n  [::1]:9092\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"127.0.0.1:6379", r.stdout)
+        self.assertIn(b"[::1]:9092", r.stdout)
+        # Under a key that is not a list, an indented header is still refused.
+        path, r = self.check_config(b"[agent]\ndebounce = 1s\n  [preflight]\n")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(b"%s:3:" % path.encode(), r.stderr)
+
 
 if __name__ == "__main__":
     satest.main()

@@ -20,13 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The line reader takes an indented continuation line that starts with '[' (an IPv6 address
- * in a wait_tcp list: "  [::1]:9092") for an indented section header and refuses the file.
- * Until that is fixed, such a list is written on one line (reproducer in
- * pending/fuzz_config/). Delete this line with the fix. */
-#ifndef PENDING_INDENTED_BRACKET_FIX
-#define PENDING_INDENTED_BRACKET_FIX 1
-#endif
 
 struct text {
 	char *buf;
@@ -70,10 +63,6 @@ static bool put_list(FILE *ini, const char *key, char *items)
 	/* An indented line starting with '#' or ';' is a comment, for inih as for any INI. */
 	if (strstr(items, " #") || strstr(items, " ;"))
 		return put_key(ini, key, items);
-#if PENDING_INDENTED_BRACKET_FIX
-	if (strstr(items, " ["))
-		return put_key(ini, key, items);
-#endif
 	for (char *w = strtok_r(items, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 		if (!fuzz_ini_value(w, spelled, sizeof(spelled)))
 			return false;

@@ -24,19 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ARGS 32
 
-/* Until apply_secret_flag stops reusing the buffer `name` points into, its messages about a
- * spec whose name= is not the first item name the rest of the spec: the reproducer is in
- * pending/fuzz_flags/. Delete this line with that fix so invariant 3 is checked in full. */
-#ifndef PENDING_SECRET_NAME_FIX
-#define PENDING_SECRET_NAME_FIX 1
-#endif
 
-/* A key given twice in one --secret spec ("to=/x,to=/y") is taken silently (the last wins),
- * where the file refuses a duplicate key: invariant 4 skips such specs until the flags refuse
- * them too (reproducer in pending/fuzz_flags/). Delete this line with that fix. */
-#ifndef PENDING_SECRET_DUPLICATE_KEY
-#define PENDING_SECRET_DUPLICATE_KEY 1
-#endif
 
 struct run {
 	char *buf;
@@ -100,26 +88,9 @@ static void check_message_names_secret(int argc, char **argv, const char *msg)
 		if (n && strncmp(msg + 9, n, strlen(n)) == 0 &&
 		    strncmp(msg + 9 + strlen(n), ": ", 2) == 0)
 			return;
-#if PENDING_SECRET_NAME_FIX
-		if (n && strncmp(spec, "name=", 5) != 0)
-			return;
-#endif
 	}
 	fprintf(stderr, "message does not name a secret given by name=: %s\n", msg);
 	abort();
-}
-
-/* Whether a key appears twice among the items of `spec`. */
-static bool repeats_a_key(const char *spec)
-{
-	for (const char *p = spec; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-		size_t klen = strcspn(p, "=,");
-
-		for (const char *q = strchr(p, ','); q; q = strchr(q + 1, ','))
-			if (strncmp(q + 1, p, klen) == 0 && q[1 + klen] == '=')
-				return true;
-	}
-	return false;
 }
 
 /* The --secret specs as INI sections; false when one cannot be written. */
@@ -132,10 +103,6 @@ static bool specs_to_ini(int argc, char **argv, FILE *ini)
 
 		if (!spec)
 			return false;
-#if PENDING_SECRET_DUPLICATE_KEY
-		if (repeats_a_key(spec))
-			return false;
-#endif
 		copy = strdup(spec);
 		if (!copy)
 			abort();

@@ -17,12 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* notify_read_pidfile reads only the first 31 bytes and stops at a NUL byte, so it accepts
- * "12\0junk" and "1", 30 spaces, "x" (reproducers in pending/fuzz_pidfile/). Until that is
- * fixed the oracle looks at what the reader sees; delete this line with the fix. */
-#ifndef PENDING_PIDFILE_FIX
-#define PENDING_PIDFILE_FIX 1
-#endif
 
 /* The number the whole content spells, or -1. */
 static long long expected_pid(const uint8_t *data, size_t size)
@@ -48,18 +42,12 @@ static long long expected_pid(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t seen = size;
 	const char *path = fuzz_write_file("service.pid", data, size);
 	pid_t pid = -1;
 	int r = fuzz_read_pidfile(path, &pid);
 	long long want;
 
-#if PENDING_PIDFILE_FIX
-	seen = size < 31 ? size : 31;
-	if (memchr(data, '\0', seen))
-		seen = (size_t)((const uint8_t *)memchr(data, '\0', seen) - data);
-#endif
-	want = expected_pid(data, seen);
+	want = expected_pid(data, size);
 
 	if (r == 0 && pid != want) {
 		fprintf(stderr, "pidfile accepted as pid %d, expected %lld\n", (int)pid, want);
