@@ -187,7 +187,7 @@ static void readonly_faults(void **state)
  * the permissions of the mappings right before and after it ("" when not adjacent). */
 struct vma {
 	unsigned long start, end;
-	char perms[8], flags[256], prev_perms[8], next_perms[8];
+	char perms[8], flags[512], prev_perms[8], next_perms[8];
 	long locked_kb;
 };
 
