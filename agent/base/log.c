@@ -138,11 +138,11 @@ static void utc_from_epoch(time_t t, struct tm *tm)
 	}
 	days += 719468; /* from 1970-01-01 to 0000-03-01 */
 	long long era = (days >= 0 ? days : days - 146096) / 146097;
-	long long doe = days - era * 146097;                                 /* [0, 146096] */
+	long long doe = days - era * 146097;				       /* [0, 146096] */
 	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-	long long mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-	long long mon = mp < 10 ? mp + 3 : mp - 9;                             /* [1, 12] */
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	       /* [0, 365] */
+	long long mp = (5 * doy + 2) / 153;				       /* [0, 11] */
+	long long mon = mp < 10 ? mp + 3 : mp - 9;			       /* [1, 12] */
 
 	tm->tm_year = (int)(yoe + era * 400 + (mon <= 2) - 1900);
 	tm->tm_mon = (int)(mon - 1);

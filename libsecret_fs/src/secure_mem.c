@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>

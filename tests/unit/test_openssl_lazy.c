@@ -51,8 +51,10 @@ static void ed25519_pem(char *out, size_t size)
 
 static int validate(enum sfs_secret_type type, const char *data, const char *domain)
 {
-	struct sfs_validate_req req = {
-	    .type = type, .data = (const unsigned char *)data, .len = strlen(data), .domain = domain};
+	struct sfs_validate_req req = {.type = type,
+				       .data = (const unsigned char *)data,
+				       .len = strlen(data),
+				       .domain = domain};
 	struct sfs_validate_result res = {0};
 	struct sfs_error err = {0};
 	int r = sfs_validate(&req, &res, &err);

@@ -11,10 +11,10 @@
 #include "secret_fs/secure_mem.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -21,10 +21,10 @@
 #ifndef SECRET_FS_SECURE_MEM_H
 #define SECRET_FS_SECURE_MEM_H
 
+#include "secret_fs/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "secret_fs/error.h"
 
 #ifndef SFS_SECURE_MEM_MALLOC
 #define SFS_SECURE_MEM_MALLOC 0
@@ -32,8 +32,8 @@
 
 struct sfs_secret {
 	unsigned char *data; /* in the secure arena (see above); NULL when empty */
-	size_t len;          /* bytes in use */
-	size_t cap;          /* bytes allocated */
+	size_t len;	     /* bytes in use */
+	size_t cap;	     /* bytes allocated */
 };
 
 /* Initialises libsodium (idempotent, thread-unsafe: call once at start). Returns 0 or -EIO.
