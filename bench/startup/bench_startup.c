@@ -468,7 +468,7 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-#define MAX_AGENTS 4
+#define MAX_AGENTS 8
 
 /* All launchers at once, children sleeping: the same idle period for every one. */
 static void idle_measure(struct argv_builder *args, int n, char **envp, int seconds,

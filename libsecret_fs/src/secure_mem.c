@@ -1,20 +1,22 @@
 #include "secret_fs/secure_mem.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if SFS_SECURE_MEM_MALLOC
 /* The sanitizer backend (asan and fuzz builds only; CMake refuses it elsewhere): plain
- * malloc/free with the same API. sodium_malloc puts a buffer's end against a guard page and
- * the cache below hands freed buffers out again unpoisoned, so AddressSanitizer could see
- * neither a small overrun at the front, an under-read, nor a use after free. Here every buffer
+ * malloc/free with the same API. The arena below puts a buffer's end against its page's end
+ * and hands freed pages out again unpoisoned, so AddressSanitizer could see neither a small
+ * overrun at the front, an under-read, nor a use after free. Here every buffer
  * has ASan's redzones on both sides, is wiped and then really freed (ASan poisons it and keeps
  * it in quarantine), and nothing is reused. Read-only protection needs whole pages and is not
- * applied: the sodium backend and its tests enforce it. */
+ * applied: the arena backend and its tests enforce it. */
 #if defined(__has_feature)
 #if !__has_feature(address_sanitizer)
 #error "SFS_SECURE_MEM_MALLOC is for AddressSanitizer builds only"
@@ -24,111 +26,229 @@
 #endif
 #endif
 
-/* Every sodium_malloc costs mmap, mprotect for both guard pages, mlock and two madvise, and
- * every sodium_free as many again: about ten system calls per buffer, which dominated applying
- * a secret. A freed buffer is therefore wiped and kept for the next allocation of exactly the
- * same size (startup and every rotation ask for the same sizes again and again). It stays a
- * libsodium buffer: locked, between its guard pages, with its data ending at the guard as
- * before. Only small buffers are kept, and few of them, so little memory stays locked. */
-#define CACHE_SLOTS	16
-#define CACHE_MAX_BYTES 4000 /* one locked page each with libsodium's canary */
-#define READONLY_SLOTS	16
+/* The arena backend (every other build).
+ *
+ * A sodium_malloc buffer is its own mapping: mmap, mprotect of both guard pages, mlock and
+ * madvise to allocate, as many again to free, and one more mprotect per canary check: an
+ * Ed25519 rotation made about 66 system calls for its ten buffers. Secrets are carved instead
+ * out of a few chunks, each one mapping laid out as
+ *
+ *	[guard page][page][page]...[page][guard page]
+ *
+ * mapped once, made readable and writable between its guards (the guards stay PROT_NONE),
+ * mlock'ed (where RLIMIT_MEMLOCK allows, like sodium_malloc) and MADV_DONTDUMP. An
+ * allocation takes whole pages, so that sfs_secret_readonly can protect exactly its own pages
+ * and nobody else's; its data ends on its last page's end (16-byte aligned), so an overrun that
+ * does not meet a neighbour's page meets a guard. Freeing wipes the data, makes the pages
+ * writable again if they were read-only, and returns them to the chunk; nothing is unmapped
+ * until sfs_secure_cache_release finds a chunk empty. Allocating and freeing a writable
+ * secret thus costs no system call, a read-only one two mprotect. */
+#define CHUNK_MIN_PAGES 16 /* 64 KiB locked: the startup of ten secrets fits in one */
+#define MAX_CHUNKS	64
 
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	unsigned char *data;
-	size_t cap;
-} cache[CACHE_SLOTS];
-static size_t ncached;
-/* Buffers made read-only are made writable again before they are wiped and kept (one
- * mprotect, still far fewer calls than a new mapping). Once more than READONLY_SLOTS were
- * read-only at the same time the set is unknown, and every kept buffer gets that mprotect. */
-static unsigned char *readonly[READONLY_SLOTS];
-static size_t nreadonly;
-static bool readonly_overflow;
+/* Per page of a chunk: 0 = free, otherwise the page belongs to an allocation; the first page
+ * of an allocation carries its length in pages and whether it is read-only. */
+struct page_state {
+	uint32_t span; /* pages of the allocation starting here; 0 on the other pages */
+	bool used;
+	bool readonly;
+};
+
+struct chunk {
+	unsigned char *base; /* first usable page (the mapping starts one guard page before) */
+	size_t npages;
+	size_t nused;
+	struct page_state *pages;
+};
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chunk chunks[MAX_CHUNKS];
+static size_t nchunks;
+static size_t page_size;
 
 int sfs_init(struct sfs_error *err)
 {
-	/* sodium_init returns 1 when already initialised: that is success too. */
+	/* sodium_init returns 1 when already initialised: that is success too. OpenSSL is not
+	 * touched here: the library starts it on its first need (certificates, TLS pairs, the
+	 * Ed25519 cross-check), so a run without those never pays for it. */
 	if (sodium_init() < 0)
 		return sfs_error_set(err, -EIO, "cannot initialise libsodium");
-	/* openssl.cnf is never read: reading and applying it cost a third of OpenSSL's start-up,
-	 * and whatever a host's or an image's config file says (other providers, engines, a
-	 * different default property query, security level) must not change which keys and
-	 * certificates this library accepts. Nothing here encrypts or decrypts, and no message
-	 * quotes OpenSSL's error strings: loading the legacy cipher table (which every first
-	 * algorithm fetch then copies into the name map) and the strings is start-up time spent
-	 * for nothing. The first call's options win for the process. */
-	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-				    OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
-				NULL) != 1)
-		return sfs_error_set(err, -EIO, "cannot initialise OpenSSL");
 	return 0;
 }
 
-static unsigned char *take_cached(size_t cap)
+static size_t round_up(size_t n, size_t to)
 {
+	return (n + to - 1) / to * to;
+}
+
+static void chunk_unmap(struct chunk *c)
+{
+	size_t len = c->npages * page_size;
+
+	munlock(c->base, len);
+	munmap(c->base - page_size, len + 2 * page_size);
+	free(c->pages);
+	*c = (struct chunk){0};
+}
+
+static struct chunk *chunk_map(size_t npages)
+{
+	struct chunk *c;
+	unsigned char *map;
+	size_t len;
+
+	if (nchunks == MAX_CHUNKS || npages > SIZE_MAX / page_size - 2)
+		return NULL;
+	len = npages * page_size;
+	/* All of it inaccessible, then the inside opened: the guards need no call of their own. */
+	map = mmap(NULL, len + 2 * page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return NULL;
+	c = &chunks[nchunks];
+	c->base = map + page_size;
+	c->npages = npages;
+	c->nused = 0;
+	c->pages = calloc(npages, sizeof(*c->pages));
+	if (!c->pages || mprotect(c->base, len, PROT_READ | PROT_WRITE) < 0) {
+		free(c->pages);
+		munmap(map, len + 2 * page_size);
+		*c = (struct chunk){0};
+		return NULL;
+	}
+	/* Locked where RLIMIT_MEMLOCK allows (a failure is not fatal, as with sodium_malloc);
+	 * never in a core dump either way. */
+	(void)mlock(c->base, len);
+#ifdef MADV_DONTDUMP
+	(void)madvise(c->base, len, MADV_DONTDUMP);
+#endif
+	nchunks++;
+	return c;
+}
+
+/* First fit of `span` free pages in `c`; returns the first page's index or SIZE_MAX. */
+static size_t chunk_find(const struct chunk *c, size_t span)
+{
+	size_t run = 0;
+
+	if (c->npages - c->nused < span)
+		return SIZE_MAX;
+	for (size_t i = 0; i < c->npages; i++) {
+		if (c->pages[i].used) {
+			i += c->pages[i].span - 1; /* skip the whole allocation */
+			run = 0;
+			continue;
+		}
+		if (++run == span)
+			return i + 1 - span;
+	}
+	return SIZE_MAX;
+}
+
+static unsigned char *arena_alloc(size_t cap)
+{
+	size_t need, span, at = SIZE_MAX;
+	struct chunk *c = NULL;
 	unsigned char *p = NULL;
 
-	pthread_mutex_lock(&cache_lock);
-	for (size_t i = 0; i < ncached; i++) {
-		if (cache[i].cap != cap)
-			continue;
-		p = cache[i].data;
-		cache[i] = cache[--ncached];
-		break;
+	pthread_mutex_lock(&arena_lock);
+	if (!page_size)
+		page_size = (size_t)sysconf(_SC_PAGESIZE);
+	need = round_up(cap, 16);
+	if (need < cap || need > SIZE_MAX - page_size)
+		goto out;
+	span = round_up(need, page_size) / page_size;
+	for (size_t i = 0; i < nchunks && at == SIZE_MAX; i++) {
+		at = chunk_find(&chunks[i], span);
+		c = &chunks[i];
 	}
-	pthread_mutex_unlock(&cache_lock);
+	if (at == SIZE_MAX) {
+		c = chunk_map(span > CHUNK_MIN_PAGES ? span : CHUNK_MIN_PAGES);
+		if (!c)
+			goto out;
+		at = 0;
+	}
+	for (size_t i = 0; i < span; i++)
+		c->pages[at + i] = (struct page_state){.used = true};
+	c->pages[at].span = (uint32_t)span;
+	c->nused += span;
+	p = c->base + (at + span) * page_size - need;
+out:
+	pthread_mutex_unlock(&arena_lock);
 	return p;
 }
 
-static bool is_registered_readonly(const unsigned char *data)
+/* The chunk and first page of the allocation that holds `data`; false when it is none of
+ * the arena's (a caller's bug: the buffer is then left alone). Called with the lock held. */
+static bool arena_find(const unsigned char *data, struct chunk **ret_chunk, size_t *ret_page)
 {
-	for (size_t i = 0; i < nreadonly; i++)
-		if (readonly[i] == data)
-			return true;
+	for (size_t i = 0; i < nchunks; i++) {
+		struct chunk *c = &chunks[i];
+		size_t page;
+
+		if (data < c->base || data >= c->base + c->npages * page_size)
+			continue;
+		page = (size_t)(data - c->base) / page_size;
+		while (page > 0 && c->pages[page].used && c->pages[page].span == 0)
+			page--;
+		if (!c->pages[page].used)
+			return false;
+		*ret_chunk = c;
+		*ret_page = page;
+		return true;
+	}
 	return false;
 }
 
-/* True when the buffer was read-only (and forgets it), or when that cannot be known. */
-static bool was_readonly(const unsigned char *data)
+static void arena_protect(const unsigned char *data, bool readonly)
 {
-	for (size_t i = 0; i < nreadonly; i++) {
-		if (readonly[i] != data)
-			continue;
-		readonly[i] = readonly[--nreadonly];
-		return true;
-	}
-	return readonly_overflow;
+	struct chunk *c;
+	size_t page;
+
+	pthread_mutex_lock(&arena_lock);
+	if (arena_find(data, &c, &page) && c->pages[page].readonly != readonly &&
+	    mprotect(c->base + page * page_size, c->pages[page].span * page_size,
+		     readonly ? PROT_READ : PROT_READ | PROT_WRITE) == 0)
+		c->pages[page].readonly = readonly;
+	pthread_mutex_unlock(&arena_lock);
 }
 
-/* Keeps a wiped buffer for reuse; false when it must go back to libsodium. */
-static bool keep_cached(unsigned char *data, size_t cap)
+static void arena_free(unsigned char *data, size_t cap)
 {
-	bool kept = false, read_only;
+	struct chunk *c;
+	size_t page, span;
 
-	pthread_mutex_lock(&cache_lock);
-	read_only = was_readonly(data);
-	if (cap <= CACHE_MAX_BYTES && ncached < CACHE_SLOTS &&
-	    (!read_only || sodium_mprotect_readwrite(data) == 0)) {
-		sodium_memzero(data, cap);
-		cache[ncached].data = data;
-		cache[ncached].cap = cap;
-		ncached++;
-		kept = true;
-	}
-	pthread_mutex_unlock(&cache_lock);
-	return kept;
+	pthread_mutex_lock(&arena_lock);
+	if (!arena_find(data, &c, &page))
+		goto out;
+	span = c->pages[page].span;
+	/* Pages that cannot be made writable again are not wiped nor reused: they stay taken
+	 * (read-only and locked) rather than fault here. */
+	if (c->pages[page].readonly &&
+	    mprotect(c->base + page * page_size, span * page_size, PROT_READ | PROT_WRITE) < 0)
+		goto out;
+	/* The whole span, not only `cap` bytes: whatever an overrun wrote goes too. */
+	(void)cap;
+	sodium_memzero(c->base + page * page_size, span * page_size);
+	for (size_t i = 0; i < span; i++)
+		c->pages[page + i] = (struct page_state){0};
+	c->nused -= span;
+out:
+	pthread_mutex_unlock(&arena_lock);
 }
 
 void sfs_secure_cache_release(void)
 {
 	if (SFS_SECURE_MEM_MALLOC)
 		return; /* nothing is kept */
-	pthread_mutex_lock(&cache_lock);
-	while (ncached > 0)
-		sodium_free(cache[--ncached].data);
-	pthread_mutex_unlock(&cache_lock);
+	pthread_mutex_lock(&arena_lock);
+	for (size_t i = nchunks; i-- > 0;) {
+		if (chunks[i].nused > 0)
+			continue;
+		chunk_unmap(&chunks[i]);
+		chunks[i] = chunks[--nchunks];
+		chunks[nchunks] = (struct chunk){0};
+	}
+	pthread_mutex_unlock(&arena_lock);
 }
 
 int sfs_secret_alloc(struct sfs_secret *s, size_t cap, struct sfs_error *err)
@@ -138,13 +258,10 @@ int sfs_secret_alloc(struct sfs_secret *s, size_t cap, struct sfs_error *err)
 	s->cap = 0;
 	if (cap == 0)
 		cap = 1;
-	if (SFS_SECURE_MEM_MALLOC) {
+	if (SFS_SECURE_MEM_MALLOC)
 		s->data = malloc(cap);
-	} else {
-		s->data = take_cached(cap);
-		if (!s->data)
-			s->data = sodium_malloc(cap);
-	}
+	else
+		s->data = arena_alloc(cap);
 	if (!s->data)
 		return sfs_error_set(err, -ENOMEM, "cannot allocate %zu bytes of secure memory",
 				     cap);
@@ -170,10 +287,8 @@ void sfs_secret_free(struct sfs_secret *s)
 	if (SFS_SECURE_MEM_MALLOC) {
 		sodium_memzero(s->data, s->cap);
 		free(s->data);
-	} else if (!keep_cached(s->data, s->cap)) {
-		/* Either way the bytes are wiped: keep_cached wipes what it keeps, sodium_free
-		 * wipes the whole allocation before releasing it, even a read-only one. */
-		sodium_free(s->data);
+	} else {
+		arena_free(s->data, s->cap);
 	}
 	s->data = NULL;
 	s->len = 0;
@@ -182,23 +297,14 @@ void sfs_secret_free(struct sfs_secret *s)
 
 void sfs_secret_readonly(struct sfs_secret *s)
 {
-	if (!s || !s->data || SFS_SECURE_MEM_MALLOC)
-		return;
-	pthread_mutex_lock(&cache_lock);
-	if (!is_registered_readonly(s->data)) {
-		if (nreadonly < READONLY_SLOTS)
-			readonly[nreadonly++] = s->data;
-		else
-			readonly_overflow = true;
-	}
-	pthread_mutex_unlock(&cache_lock);
-	sodium_mprotect_readonly(s->data);
+	if (s && s->data && !SFS_SECURE_MEM_MALLOC)
+		arena_protect(s->data, true);
 }
 
 void sfs_secret_readwrite(struct sfs_secret *s)
 {
 	if (s && s->data && !SFS_SECURE_MEM_MALLOC)
-		sodium_mprotect_readwrite(s->data);
+		arena_protect(s->data, false);
 }
 
 bool sfs_secret_equal(const struct sfs_secret *a, const struct sfs_secret *b)

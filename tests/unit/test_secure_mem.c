@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -181,6 +183,191 @@ static void readonly_faults(void **state)
 	sfs_secret_free(&s); /* freeing a read-only secret works */
 }
 
+/* The mapping of /proc/self/smaps that holds `addr`: its range, permissions and VmFlags, and
+ * the permissions of the mappings right before and after it ("" when not adjacent). */
+struct vma {
+	unsigned long start, end;
+	char perms[8], flags[512], prev_perms[8], next_perms[8];
+	long locked_kb;
+};
+
+static bool find_vma(const void *addr, struct vma *out)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512], perms[8];
+	unsigned long a = (unsigned long)addr, start, end, prev_end = 0;
+	char prev_perms[8] = "";
+	bool in = false, found = false;
+
+	memset(out, 0, sizeof(*out));
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && strchr(line, '-') &&
+		    line[0] != 'V') {
+			if (found && in && start == out->end)
+				snprintf(out->next_perms, sizeof(out->next_perms), "%s", perms);
+			if (found && in) {
+				in = false;
+				continue;
+			}
+			if (!found && a >= start && a < end) {
+				out->start = start;
+				out->end = end;
+				snprintf(out->perms, sizeof(out->perms), "%s", perms);
+				if (prev_end == start)
+					snprintf(out->prev_perms, sizeof(out->prev_perms), "%s",
+						 prev_perms);
+				found = in = true;
+			}
+			prev_end = end;
+			snprintf(prev_perms, sizeof(prev_perms), "%s", perms);
+			continue;
+		}
+		if (in && strncmp(line, "Locked:", 7) == 0)
+			out->locked_kb = strtol(line + 7, NULL, 10);
+		if (in && strncmp(line, "VmFlags:", 8) == 0)
+			snprintf(out->flags, sizeof(out->flags), "%s", line + 8);
+	}
+	fclose(f);
+	return found;
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+	char padded[8];
+
+	snprintf(padded, sizeof(padded), " %s ", flag);
+	return strstr(flags, padded) != NULL;
+}
+
+/* Every buffer lives in a locked (as root: RLIMIT_MEMLOCK does not apply), never-dumped
+ * mapping with a PROT_NONE guard page on either side. */
+static void arena_is_locked_undumped_and_guarded(void **state)
+{
+	struct sfs_secret s, big;
+	struct vma v;
+	(void)state;
+
+	if (SFS_SECURE_MEM_MALLOC)
+		skip();
+	assert_int_equal(sfs_secret_from(&s, "k", 1, NULL), 0);
+	assert_true(find_vma(s.data, &v));
+	assert_string_equal(v.perms, "rw-p");
+	assert_true(has_flag(v.flags, "dd"));
+	if (geteuid() == 0) {
+		assert_true(has_flag(v.flags, "lo"));
+		assert_true(v.locked_kb > 0);
+	}
+	/* Walk to the ends of the arena mapping: a guard on each side. */
+	while (strcmp(v.prev_perms, "---p") != 0) {
+		assert_true(v.prev_perms[0] != '\0'); /* adjacent, not a hole */
+		assert_true(find_vma((const void *)(v.start - 1), &v));
+	}
+	assert_true(find_vma(s.data, &v));
+	while (strcmp(v.next_perms, "---p") != 0) {
+		assert_true(v.next_perms[0] != '\0');
+		assert_true(find_vma((const void *)v.end, &v));
+	}
+	/* A buffer larger than a whole chunk gets a mapping of its own, guarded alike, and its
+	 * data ends right before the guard. */
+	assert_int_equal(sfs_secret_alloc(&big, 300000, NULL), 0);
+	memset(big.data, 0x5a, big.cap);
+	assert_true(find_vma(big.data + big.cap - 1, &v));
+	assert_true(has_flag(v.flags, "dd"));
+	assert_true((unsigned long)(big.data + big.cap) + 16 > v.end);
+	assert_string_equal(v.next_perms, "---p");
+	sfs_secret_free(&big);
+	sfs_secret_free(&s);
+}
+
+/* Freed bytes are zero before the pages are handed out again (the arena keeps them mapped,
+ * so the old address can be read back here). */
+static void arena_wipes_on_free(void **state)
+{
+	struct sfs_secret s;
+	volatile unsigned char *old;
+	unsigned char zero[200] = {0};
+	(void)state;
+
+	if (SFS_SECURE_MEM_MALLOC)
+		skip();
+	assert_int_equal(sfs_secret_alloc(&s, sizeof(zero), NULL), 0);
+	memset(s.data, 0xab, sizeof(zero));
+	old = s.data;
+	sfs_secret_readonly(&s); /* a read-only buffer is wiped too */
+	sfs_secret_free(&s);
+	assert_memory_equal((const void *)old, zero, sizeof(zero));
+}
+
+/* Read-only protection covers the buffer's own pages only: its neighbours stay writable, and
+ * the pages come back writable for the next allocation. */
+static void readonly_is_per_buffer(void **state)
+{
+	struct sfs_secret a, b, c, again;
+	int status;
+	pid_t pid;
+	(void)state;
+
+	assert_int_equal(sfs_secret_from(&a, "aaaa", 4, NULL), 0);
+	assert_int_equal(sfs_secret_from(&b, "bbbb", 4, NULL), 0);
+	assert_int_equal(sfs_secret_from(&c, "cccc", 4, NULL), 0);
+	sfs_secret_readonly(&b);
+	a.data[0] = 'A';
+	c.data[3] = 'C';
+	assert_memory_equal(a.data, "Aaaa", 4);
+	assert_memory_equal(c.data, "cccC", 4);
+	if (!SFS_SECURE_MEM_MALLOC) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			signal(SIGSEGV, SIG_DFL);
+			((volatile unsigned char *)b.data)[3] = 'x';
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+	}
+	sfs_secret_free(&b);
+	assert_int_equal(sfs_secret_alloc(&again, 4, NULL), 0);
+	memcpy(again.data, "new!", 4); /* faults if the freed read-only pages came back */
+	assert_memory_equal(again.data, "new!", 4);
+	sfs_secret_free(&again);
+	sfs_secret_free(&a);
+	sfs_secret_free(&c);
+}
+
+/* Many live buffers at once (more than one chunk holds), then all freed, released, and the
+ * arena works again. */
+static void arena_grows_and_releases(void **state)
+{
+	struct sfs_secret s[100];
+	char want[32];
+	(void)state;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(want, sizeof(want), "secret %d", i);
+		assert_int_equal(sfs_secret_from(&s[i], want, strlen(want) + 1, NULL), 0);
+		if (i % 3 == 0)
+			sfs_secret_readonly(&s[i]);
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(want, sizeof(want), "secret %d", i);
+		assert_string_equal((const char *)s[i].data, want);
+	}
+	sfs_secure_cache_release(); /* live buffers stay */
+	for (int i = 0; i < 100; i += 2)
+		sfs_secret_free(&s[i]);
+	for (int i = 1; i < 100; i += 2)
+		assert_true(s[i].data[0] == 's');
+	for (int i = 1; i < 100; i += 2)
+		sfs_secret_free(&s[i]);
+	sfs_secure_cache_release();
+	assert_int_equal(sfs_secret_from(&s[0], "after", 6, NULL), 0);
+	assert_string_equal((const char *)s[0].data, "after");
+	sfs_secret_free(&s[0]);
+}
+
 static void sha256_vector(void **state)
 {
 	static const unsigned char abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
@@ -204,6 +391,10 @@ int main(void)
 	    cmocka_unit_test(sha256_vector),
 	    cmocka_unit_test(sanitizer_sees_secure_memory),
 	    cmocka_unit_test(malloc_backend_does_not_reuse),
+	    cmocka_unit_test(arena_is_locked_undumped_and_guarded),
+	    cmocka_unit_test(arena_wipes_on_free),
+	    cmocka_unit_test(readonly_is_per_buffer),
+	    cmocka_unit_test(arena_grows_and_releases),
 	};
 
 	if (sfs_init(NULL) < 0)
