@@ -430,7 +430,7 @@ static void print_text(const struct status_view *v, const char *addr)
 	}
 }
 
-static void print_json(const struct status_view *v, const char *addr)
+static json_object *view_json(const struct status_view *v, const char *addr)
 {
 	json_object *root = json_object_new_object(), *secrets = json_object_new_array();
 	char when[32];
@@ -487,9 +487,36 @@ static void print_json(const struct status_view *v, const char *addr)
 	json_object_object_add(root, "child_restarts",
 			       json_object_new_int64((int64_t)v->child_restarts));
 	json_object_object_add(root, "notifications", json_object_get(v->notifications));
-	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-								JSON_C_TO_STRING_NOSLASHESCAPE));
+	return root;
+}
+
+static const int JSON_FLAGS = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+static void print_json(const struct status_view *v, const char *addr)
+{
+	json_object *root = view_json(v, addr);
+
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_FLAGS));
 	json_object_put(root);
+}
+
+int cmd_status_metrics_json(char *text, bool ready, char **json)
+{
+	struct status_view view = {.ready = ready};
+	json_object *root;
+	int r = 0;
+
+	view.notifications = json_object_new_object();
+	if (!view.notifications)
+		return -ENOMEM;
+	parse_metrics(&view, text);
+	root = view_json(&view, "");
+	*json = strdup(json_object_to_json_string_ext(root, JSON_FLAGS));
+	if (!*json)
+		r = -ENOMEM;
+	json_object_put(root);
+	free_view(&view);
+	return r;
 }
 
 /* ---- the address ----------------------------------------------------------------------- */
