@@ -239,7 +239,9 @@ static bool parse_sample(const char *line, struct sample *s)
 	while (*p == ' ')
 		p++;
 	s->value = strtod(p, &end);
-	return end != p;
+	/* Counts and timestamps: a value no integer can hold (NaN, an infinity, beyond 9e18)
+	 * is not one the agent sends, and would not convert. */
+	return end != p && s->value > -9e18 && s->value < 9e18;
 }
 
 static const char *label(const struct sample *s, const char *name)
@@ -346,7 +348,7 @@ static void add_sample(struct status_view *v, const struct sample *s)
 				return;
 			sv->certs = grown;
 			grown = &sv->certs[sv->ncerts++];
-			grown->index = label(s, "index") ? (unsigned)atoi(label(s, "index")) : 0;
+			grown->index = label(s, "index") ? (unsigned)strtoul(label(s, "index"), NULL, 10) : 0;
 			snprintf(grown->subject, sizeof(grown->subject), "%s",
 				 label(s, "subject") ? label(s, "subject") : "");
 			grown->not_after = s->value;

@@ -9,7 +9,8 @@
  *    escape, no series twice, every line ended by a line feed;
  *  - status's reading (its --json document) gives back every secret by name with its type,
  *    fingerprint, last write, rotation counts, rejected flag and certificates (subjects and
- *    notAfter), the notification counts by action, the restarts and readiness. */
+ *    notAfter), the notification counts by action, the restarts and readiness;
+ *  - the input itself, read by status as a /metrics body, is read without crash or UB. */
 #include "agent_entry.h"
 
 #include <json-c/json.h>
@@ -437,5 +438,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(json);
 	free(text);
 	fuzz_metrics_free(m);
+
+	/* The same input as a /metrics body from an agent that is not ours: read without harm. */
+	text = malloc(size + 1);
+	if (!text)
+		abort();
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (fuzz_status_metrics_json(text, false, &json) < 0)
+		abort();
+	free(json);
+	free(text);
 	return 0;
 }
