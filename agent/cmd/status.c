@@ -348,7 +348,8 @@ static void add_sample(struct status_view *v, const struct sample *s)
 				return;
 			sv->certs = grown;
 			grown = &sv->certs[sv->ncerts++];
-			grown->index = label(s, "index") ? (unsigned)strtoul(label(s, "index"), NULL, 10) : 0;
+			grown->index =
+			    label(s, "index") ? (unsigned)strtoul(label(s, "index"), NULL, 10) : 0;
 			snprintf(grown->subject, sizeof(grown->subject), "%s",
 				 label(s, "subject") ? label(s, "subject") : "");
 			grown->not_after = s->value;
@@ -506,19 +507,20 @@ int cmd_status_metrics_json(char *text, bool ready, char **json)
 {
 	struct status_view view = {.ready = ready};
 	json_object *root;
-	int r = 0;
+	char *doc;
 
 	view.notifications = json_object_new_object();
 	if (!view.notifications)
 		return -ENOMEM;
 	parse_metrics(&view, text);
 	root = view_json(&view, "");
-	*json = strdup(json_object_to_json_string_ext(root, JSON_FLAGS));
-	if (!*json)
-		r = -ENOMEM;
+	doc = strdup(json_object_to_json_string_ext(root, JSON_FLAGS));
 	json_object_put(root);
 	free_view(&view);
-	return r;
+	if (!doc)
+		return -ENOMEM;
+	*json = doc;
+	return 0;
 }
 
 /* ---- the address ----------------------------------------------------------------------- */
