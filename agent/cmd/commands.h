@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cmd_run(int argc, char **argv, struct agent_error *err);
@@ -22,5 +23,9 @@ void cmd_watch_usage(FILE *out);
 void cmd_validate_usage(FILE *out);
 void cmd_check_config_usage(FILE *out);
 void cmd_status_usage(FILE *out);
+
+/* `status --json`'s document for a /metrics body (`text` is consumed by the reading) and the
+ * readiness /readyz gave: *json malloc'ed. Returns 0 or -ENOMEM. For the fuzz harness. */
+int cmd_status_metrics_json(char *text, bool ready, char **json);
 
 #endif

@@ -239,7 +239,9 @@ static bool parse_sample(const char *line, struct sample *s)
 	while (*p == ' ')
 		p++;
 	s->value = strtod(p, &end);
-	return end != p;
+	/* Counts and timestamps: a value no integer can hold (NaN, an infinity, beyond 9e18)
+	 * is not one the agent sends, and would not convert. */
+	return end != p && s->value > -9e18 && s->value < 9e18;
 }
 
 static const char *label(const struct sample *s, const char *name)
@@ -346,7 +348,8 @@ static void add_sample(struct status_view *v, const struct sample *s)
 				return;
 			sv->certs = grown;
 			grown = &sv->certs[sv->ncerts++];
-			grown->index = label(s, "index") ? (unsigned)atoi(label(s, "index")) : 0;
+			grown->index =
+			    label(s, "index") ? (unsigned)strtoul(label(s, "index"), NULL, 10) : 0;
 			snprintf(grown->subject, sizeof(grown->subject), "%s",
 				 label(s, "subject") ? label(s, "subject") : "");
 			grown->not_after = s->value;
@@ -430,7 +433,7 @@ static void print_text(const struct status_view *v, const char *addr)
 	}
 }
 
-static void print_json(const struct status_view *v, const char *addr)
+static json_object *view_json(const struct status_view *v, const char *addr)
 {
 	json_object *root = json_object_new_object(), *secrets = json_object_new_array();
 	char when[32];
@@ -487,9 +490,37 @@ static void print_json(const struct status_view *v, const char *addr)
 	json_object_object_add(root, "child_restarts",
 			       json_object_new_int64((int64_t)v->child_restarts));
 	json_object_object_add(root, "notifications", json_object_get(v->notifications));
-	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-								JSON_C_TO_STRING_NOSLASHESCAPE));
+	return root;
+}
+
+static const int JSON_FLAGS = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+static void print_json(const struct status_view *v, const char *addr)
+{
+	json_object *root = view_json(v, addr);
+
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_FLAGS));
 	json_object_put(root);
+}
+
+int cmd_status_metrics_json(char *text, bool ready, char **json)
+{
+	struct status_view view = {.ready = ready};
+	json_object *root;
+	char *doc;
+
+	view.notifications = json_object_new_object();
+	if (!view.notifications)
+		return -ENOMEM;
+	parse_metrics(&view, text);
+	root = view_json(&view, "");
+	doc = strdup(json_object_to_json_string_ext(root, JSON_FLAGS));
+	json_object_put(root);
+	free_view(&view);
+	if (!doc)
+		return -ENOMEM;
+	*json = doc;
+	return 0;
 }
 
 /* ---- the address ----------------------------------------------------------------------- */

@@ -41,6 +41,55 @@ static const char *const rotation_result_names[] = {
     [ROTATION_UNCHANGED] = "unchanged",
 };
 
+/* The length of the well-formed UTF-8 sequence at `s` (1 to 4), or 0 when it is not one
+ * (stray continuation, overlong form, surrogate, beyond U+10FFFF, cut short). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
+	}
+	return 0;
+}
+
+/* A copy of `v` as it is rendered: each byte outside well-formed UTF-8 replaced by U+FFFD.
+ * Keys that would render alike are one key. NULL on -ENOMEM. */
+static char *utf8_copy(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+	char *out = malloc(3 * strlen(v) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t n = utf8_sequence(p);
+
+		if (n == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int metrics_new(struct metrics **out, const char *version)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
@@ -168,23 +217,29 @@ int metrics_rotation(struct metrics *m, const char *secret, enum rotation_result
 int metrics_notification(struct metrics *m, const char *action, bool ok)
 {
 	struct notification_entry *e = NULL, *grown;
+	char *key;
 
 	if (!m || !action)
 		return -EINVAL;
+	/* By the label it renders as: two actions that render alike are one series. */
+	key = utf8_copy(action);
+	if (!key)
+		return -ENOMEM;
 	for (size_t i = 0; i < m->nnotifications && !e; i++)
-		if (strcmp(m->notifications[i].action, action) == 0)
+		if (strcmp(m->notifications[i].action, key) == 0)
 			e = &m->notifications[i];
 	if (!e) {
 		grown = realloc(m->notifications, (m->nnotifications + 1) * sizeof(*grown));
-		if (!grown)
+		if (!grown) {
+			free(key);
 			return -ENOMEM;
+		}
 		m->notifications = grown;
-		e = &m->notifications[m->nnotifications];
-		*e = (struct notification_entry){.action = strdup(action)};
-		if (!e->action)
-			return -ENOMEM;
-		m->nnotifications++;
+		e = &m->notifications[m->nnotifications++];
+		*e = (struct notification_entry){.action = key};
+		key = NULL;
 	}
+	free(key);
 	if (ok)
 		e->ok++;
 	else
@@ -289,21 +344,33 @@ __attribute__((format(printf, 2, 3))) static void putf(struct out *o, const char
 	o->len += (size_t)n;
 }
 
-/* A label value as the text format wants it: backslash, double quote and line feed escaped. */
+/* A label value as the text format wants it: UTF-8 with backslash, double quote and line feed
+ * escaped. A byte that is not part of well-formed UTF-8 (a certificate may carry any bytes in
+ * a subject) becomes U+FFFD, so a scraper never rejects the whole page for one label. */
 static void put_label_value(struct out *o, const char *v)
 {
-	if (!reserve(o, 2 * strlen(v)))
+	const unsigned char *p = (const unsigned char *)v;
+
+	if (!reserve(o, 3 * strlen(v)))
 		return;
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"') {
+	while (*p) {
+		size_t n = utf8_sequence(p);
+
+		if (*p == '\\' || *p == '"') {
 			o->buf[o->len++] = '\\';
-			o->buf[o->len++] = *v;
-		} else if (*v == '\n') {
+			o->buf[o->len++] = (char)*p;
+		} else if (*p == '\n') {
 			o->buf[o->len++] = '\\';
 			o->buf[o->len++] = 'n';
+		} else if (n == 0) {
+			memcpy(o->buf + o->len, "\xef\xbf\xbd", 3);
+			o->len += 3;
+			n = 1;
 		} else {
-			o->buf[o->len++] = *v;
+			memcpy(o->buf + o->len, p, n);
+			o->len += n;
 		}
+		p += n ? n : 1;
 	}
 	o->buf[o->len] = '\0';
 }

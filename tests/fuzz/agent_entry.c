@@ -3,7 +3,12 @@
 #include "agent_entry.h"
 
 #include "base/event_loop.h"
+#include "base/log.h"
+#include "cmd/commands.h"
 #include "config/config.h"
+#include "config/values.h"
+#include "observe/metrics.h"
+#include "observe/observer.h"
 #include "secret_fs/source.h"
 #include "secrets/mountinfo.h"
 #include "secrets/notify.h"
@@ -177,4 +182,135 @@ void fuzz_watch_stop(struct fuzz_watch *w)
 	source_watch_destroy(w->sw);
 	ev_close(&w->loop);
 	free(w);
+}
+
+struct fuzz_status {
+	struct ev_loop loop;
+	struct observer obs;
+};
+
+int fuzz_status_start(struct fuzz_status **out, const char *ready_file)
+{
+	struct observer_opts opts = {.status_listen = "127.0.0.1:0", .ready_file = ready_file};
+	struct agent_error err = {0};
+	struct fuzz_status *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	log_setup(LOG_FORMAT_TEXT, LOG_ERROR);
+	r = ev_init(&s->loop);
+	if (r == 0) {
+		r = observer_start(&s->obs, &s->loop, &opts, &err);
+		if (r < 0) {
+			fprintf(stderr, "observer: %s\n", err.msg);
+			ev_close(&s->loop);
+		}
+	}
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void fuzz_status_secret(struct fuzz_status *s, const char *name, const char *fingerprint,
+			const void *written, size_t len)
+{
+	observer_secret_declared(&s->obs, name, SFS_TYPE_ED25519);
+	observer_secret_written(&s->obs, name, SFS_TYPE_ED25519, fingerprint, written, len);
+}
+
+void fuzz_status_set_ready(struct fuzz_status *s, bool ready)
+{
+	metrics_set_ready(s->obs.metrics, ready);
+}
+
+unsigned short fuzz_status_port(const struct fuzz_status *s)
+{
+	return observer_listen_port(&s->obs);
+}
+
+int fuzz_status_run_once(struct fuzz_status *s, int timeout_ms)
+{
+	return ev_run_once(&s->loop, timeout_ms);
+}
+
+void fuzz_status_stop(struct fuzz_status *s)
+{
+	if (!s)
+		return;
+	observer_free(&s->obs);
+	ev_close(&s->loop);
+	free(s);
+}
+
+int fuzz_metrics_new(struct fuzz_metrics **out, const char *version)
+{
+	return metrics_new((struct metrics **)out, version);
+}
+
+void fuzz_metrics_free(struct fuzz_metrics *m)
+{
+	metrics_free((struct metrics *)m);
+}
+
+bool fuzz_secret_name_ok(const char *name)
+{
+	return config_secret_name_ok(name);
+}
+
+int fuzz_metrics_declare(struct fuzz_metrics *m, const char *secret, const char *type)
+{
+	return metrics_secret_declare((struct metrics *)m, secret, type);
+}
+
+int fuzz_metrics_written(struct fuzz_metrics *m, const char *secret, const char *type,
+			 const char *fingerprint, const struct fuzz_cert *certs, size_t ncerts,
+			 double when)
+{
+	struct observed_cert *oc = ncerts ? calloc(ncerts, sizeof(*oc)) : NULL;
+	int r;
+
+	if (ncerts && !oc)
+		return -ENOMEM;
+	for (size_t i = 0; i < ncerts; i++) {
+		oc[i].index = (unsigned)i;
+		snprintf(oc[i].subject, sizeof(oc[i].subject), "%s", certs[i].subject);
+		oc[i].not_after = certs[i].not_after;
+	}
+	r = metrics_secret_written((struct metrics *)m, secret, type, fingerprint, oc, ncerts,
+				   when);
+	free(oc);
+	return r;
+}
+
+int fuzz_metrics_rotation(struct fuzz_metrics *m, const char *secret, int result)
+{
+	return metrics_rotation((struct metrics *)m, secret, (enum rotation_result)result);
+}
+
+int fuzz_metrics_notification(struct fuzz_metrics *m, const char *action, bool ok)
+{
+	return metrics_notification((struct metrics *)m, action, ok);
+}
+
+void fuzz_metrics_misc(struct fuzz_metrics *m, bool ready, unsigned restarts, unsigned expiring,
+		       unsigned expired)
+{
+	metrics_set_ready((struct metrics *)m, ready);
+	for (unsigned i = 0; i < restarts; i++)
+		metrics_child_restart((struct metrics *)m);
+	metrics_set_certificates_expiring((struct metrics *)m, expiring, expired);
+}
+
+int fuzz_metrics_render(const struct fuzz_metrics *m, char **text, size_t *len)
+{
+	return metrics_render((const struct metrics *)m, text, len);
+}
+
+int fuzz_status_metrics_json(char *text, bool ready, char **json)
+{
+	return cmd_status_metrics_json(text, ready, json);
 }

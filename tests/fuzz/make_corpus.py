@@ -242,6 +242,66 @@ def write(d, seeds):
             f.write(s)
 
 
+def http_get(path, method=b"GET", version=b"HTTP/1.1", extra=b""):
+    return (method + b" " + path + b" " + version + b"\r\nHost: 127.0.0.1:9464\r\n" + extra +
+            b"\r\n")
+
+
+# Status listener: what a client sends on one connection.
+STATUS_HTTP = [
+    http_get(b"/healthz"), http_get(b"/readyz"), http_get(b"/metrics"), http_get(b"/nope"),
+    http_get(b"/metrics", b"HEAD"), http_get(b"/healthz", b"POST",
+                                             extra=b"Content-Length: 4\r\n") + b"abcd",
+    http_get(b"/healthz", b"DELETE"), http_get(b"/healthz", version=b"HTTP/1.0"),
+    http_get(b"/healthz", version=b"HTTP/2.0"), http_get(b"/healthz", version=b"HTTP/1.1",
+                                                         extra=b"Connection: close\r\n"),
+    http_get(b"/healthz") + http_get(b"/readyz") + http_get(b"/metrics"),
+    http_get(b"/healthz", extra=b"X-Big: " + b"a" * 9000 + b"\r\n"),
+    http_get(b"/healthz", extra=b"X-Big: " + b"a" * 20000 + b"\r\n"),
+    http_get(b"/" + b"a" * 9000),
+    http_get(b"/healthz", extra=b"Transfer-Encoding: chunked\r\n") + b"4\r\nabcd\r\n0\r\n\r\n",
+    http_get(b"/healthz", extra=b"Expect: 100-continue\r\nContent-Length: 3\r\n") + b"abc",
+    http_get(b"/metrics?x=1&y=%00"), http_get(b"/healthz").replace(b"\r\n", b"\n"),
+    b"GET /healthz\r\n\r\n", b"GET\r\n\r\n", b"\r\n\r\n", b"GET /healthz HTTP/1.1\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01",
+]
+
+
+def metrics_program(*ops):
+    return b"".join(ops)
+
+
+def m_secret(name, type_index):
+    return bytes([0, len(name) - 1]) + bytes(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@+-".index(c)
+        for c in name) + bytes([type_index])
+
+
+def m_write(index, type_index, fp, when, certs=()):
+    out = bytes([1, index, type_index, 1 if fp else 0])
+    if fp:
+        out += bytes(range(16))
+    out += when.to_bytes(4, "big") + (123).to_bytes(2, "big") + bytes([len(certs)])
+    for subject, not_after in certs:
+        out += bytes([len(subject)]) + subject + (not_after + 62167219200).to_bytes(5, "big")
+    return out
+
+
+# Metrics registry programs (ops: 0 declare, 1 write, 2 rotation, 3 notification).
+METRICS = [
+    b"",
+    metrics_program(m_secret("signing_key", 1), m_write(0, 1, True, 1767225600)),
+    metrics_program(m_secret("tls.crt", 3), m_write(0, 3, True, 1767225600, [
+        (b"CN=svc.example,O=Example\\, Inc.", 1798761600),
+        (b'CN=quote"back\\slash\nnewline', 1798761600), (b"CN=\xc3\xa9t\xc3\xa9", 0)])),
+    metrics_program(m_secret("db:password", 0), m_write(0, 0, False, 1), bytes([2, 0x10]),
+                    bytes([2, 0x00]), bytes([2, 0x20]), bytes([3, 1, 6]) + b"signal",
+                    bytes([3, 0, 7]) + b"restart", bytes([3, 1, 4]) + b"exec"),
+    metrics_program(m_secret("a", 2), m_secret("b-" + "x" * 62, 4), bytes([2, 0x11]),
+                    m_write(1, 4, True, 4294967295, [(b"\xff\xfe\x00bad", -62167219200)])),
+]
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_corpus.py OUTDIR")
@@ -255,6 +315,8 @@ def main():
     write(os.path.join(out, "fuzz_pidfile"), PIDFILES)
     write(os.path.join(out, "fuzz_mountinfo"), MOUNTINFO + own_mountinfo())
     write(os.path.join(out, "fuzz_kubelet_layout"), KUBELET)
+    write(os.path.join(out, "fuzz_status_http"), STATUS_HTTP)
+    write(os.path.join(out, "fuzz_metrics"), METRICS)
     print("corpus written to %s" % out)
 
 
