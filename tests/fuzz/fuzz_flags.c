@@ -92,10 +92,11 @@ static void check_message_names_secret(int argc, char **argv, const char *msg)
 	if (strncmp(msg, "--secret ", 9) != 0 || strncmp(msg, "--secret '", 10) == 0 ||
 	    strncmp(msg, "--secret needs ", 15) == 0)
 		return;
+	/* Any argument may be the spec (another flag may have taken "--secret" as its value). */
 	for (int i = 0; i < argc; i++) {
 		char name[128];
-		const char *spec = secret_spec(argc, argv, &i);
-		const char *n = spec ? spec_name(spec, name, sizeof(name)) : NULL;
+		const char *spec = strncmp(argv[i], "--secret=", 9) == 0 ? argv[i] + 9 : argv[i];
+		const char *n = spec_name(spec, name, sizeof(name));
 
 		if (n && strncmp(msg + 9, n, strlen(n)) == 0 &&
 		    strncmp(msg + 9 + strlen(n), ": ", 2) == 0)
