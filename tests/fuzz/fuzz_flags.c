@@ -80,9 +80,14 @@ static void check_message_names_secret(int argc, char **argv, const char *msg)
 	if (strncmp(msg, "--secret ", 9) != 0 || strncmp(msg, "--secret '", 10) == 0 ||
 	    strncmp(msg, "--secret needs ", 15) == 0)
 		return;
-	for (int i = 0; i < argc; i++) {
+	/* Any argument may be the spec, whole or after "--secret=" (a flag may have taken
+	 * "--secret" or "--secret=..." as its value). */
+	for (int i = 0; i < 2 * argc; i++) {
 		char name[128];
-		const char *spec = secret_spec(argc, argv, &i);
+		const char *arg = argv[i / 2];
+		const char *spec = i % 2 == 0			       ? arg
+				   : strncmp(arg, "--secret=", 9) == 0 ? arg + 9
+								       : NULL;
 		const char *n = spec ? spec_name(spec, name, sizeof(name)) : NULL;
 
 		if (n && strncmp(msg + 9, n, strlen(n)) == 0 &&
