@@ -355,18 +355,23 @@ int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *e
 		err->event = lc->has_child ? "supervisor_failed" : "event_loop_failed";
 		return r;
 	}
-	if (lc->has_child) {
-		r = supervisor_start(lc->sv, err);
-		if (r < 0)
-			return r;
-	}
 	notify.sv = lc->sv;
+	/* The sources are watched before the child starts: a change made the moment the service
+	 * is up (it may be the one that triggers it) is seen, never lost in between. */
 	r = rotation_start(&lc->rot, &lc->loop, &lc->m, &notify, err);
-	if (r < 0) {
-		/* watch has nothing left to do; run stops the child it started. */
-		if (!lc->has_child)
-			return r;
-		supervisor_shutdown(lc->sv, agent_exit_code(err->failure));
+	if (r < 0 && !lc->has_child)
+		return r; /* watch has nothing left to do */
+	if (lc->has_child) {
+		struct agent_error start_err;
+		int s = supervisor_start(lc->sv, &start_err);
+
+		if (s < 0) {
+			*err = start_err;
+			return s;
+		}
+		/* run stops the child it started when rotation cannot be watched. */
+		if (r < 0)
+			supervisor_shutdown(lc->sv, agent_exit_code(err->failure));
 	}
 	if (!lc->has_child)
 		log_info("watch_ready", NULL, "%zu secret(s) written; watching for rotation",
