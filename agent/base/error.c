@@ -17,9 +17,8 @@ static void fill(struct agent_error *err, enum agent_failure failure, int code)
 }
 
 /* The body of the three setters; returns the negative errno to hand back. */
-__attribute__((format(printf, 4, 0))) static int vset(struct agent_error *err,
-							enum agent_failure failure, int code,
-							const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int
+vset(struct agent_error *err, enum agent_failure failure, int code, const char *fmt, va_list ap)
 {
 	if (code >= 0)
 		code = -EINVAL;

@@ -168,7 +168,8 @@ static int start_observer(struct lifecycle *lc, struct agent_error *err)
 		return r;
 	}
 	for (size_t i = 0; i < lc->cfg.nsecrets; i++)
-		observer_secret_declared(&lc->obs, lc->cfg.secrets[i].name, lc->cfg.secrets[i].type);
+		observer_secret_declared(&lc->obs, lc->cfg.secrets[i].name,
+					 lc->cfg.secrets[i].type);
 	hooks.ctx = &lc->obs;
 	observe_set(&hooks);
 	return 0;

@@ -578,8 +578,9 @@ int cmd_status(int argc, char **argv, struct agent_error *err)
 		if (!config)
 			config = getenv("SECRET_AGENT_CONFIG");
 		if (!config || !*config) {
-			return agent_error_set(err, AGENT_FAIL_USAGE, -EINVAL,
-					       "no address: give --status-listen ADDR or --config FILE");
+			return agent_error_set(
+			    err, AGENT_FAIL_USAGE, -EINVAL,
+			    "no address: give --status-listen ADDR or --config FILE");
 		}
 		r = address_from_config(config, &from_config, err);
 		if (r < 0)

@@ -73,5 +73,4 @@ bool config_is_required_env(const struct config *cfg, const char *name);
 /* Prints the resolved plan (check-config) on stdout; never prints secret values. */
 void config_print_plan(const struct config *cfg, FILE *out);
 
-
 #endif

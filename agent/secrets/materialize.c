@@ -836,7 +836,8 @@ static int rotation_possible(const struct materializer *m, const struct secret_c
 	r = faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ? -errno : 0;
 	close(fd);
 	/* A long directory is cut in the message rather than the message refused. */
-	if (r < 0 && snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r)) < 0)
+	if (r < 0 &&
+	    snprintf(why, why_size, "cannot create files in %s: %s", dir, strerror(-r)) < 0)
 		why[0] = '\0';
 	return r;
 }

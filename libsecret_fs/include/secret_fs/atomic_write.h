@@ -17,13 +17,13 @@
 #ifndef SECRET_FS_ATOMIC_WRITE_H
 #define SECRET_FS_ATOMIC_WRITE_H
 
+#include "secret_fs/error.h"
+#include "secret_fs/safe_dir.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-
-#include "secret_fs/error.h"
-#include "secret_fs/safe_dir.h"
 
 struct sfs_file_opts {
 	struct sfs_owner owner;
@@ -31,13 +31,13 @@ struct sfs_file_opts {
 };
 
 struct sfs_staged {
-	int dirfd;              /* dup of the directory; closed by commit/abort */
+	int dirfd;		    /* dup of the directory; closed by commit/abort */
 	char name[NAME_MAX + 1];    /* final name inside dirfd */
 	char tmpname[NAME_MAX + 1]; /* temp name; empty when unchanged */
-	char path[PATH_MAX];        /* full target path, for messages */
-	bool unchanged;         /* target already has these bytes, owner and mode */
-	unsigned stale_removed; /* temp files an interrupted earlier write left, now removed */
-	bool durable;           /* fsync the file and the directory (not on tmpfs/ramfs) */
+	char path[PATH_MAX];	    /* full target path, for messages */
+	bool unchanged;		    /* target already has these bytes, owner and mode */
+	unsigned stale_removed;	    /* temp files an interrupted earlier write left, now removed */
+	bool durable;		    /* fsync the file and the directory (not on tmpfs/ramfs) */
 };
 
 /* Phase 1: stage `len` bytes for `name` inside `dirfd`. `path` is the full target path (for
@@ -45,8 +45,8 @@ struct sfs_staged {
  * written through. Leftover temp files of `name` are removed first (out->stale_removed counts
  * them, also on failure). Errors: -ENOSPC, -EACCES, -EPERM, -EISDIR, ...; no temp file is
  * left. */
-SFS_API int sfs_stage(int dirfd, const char *name, const char *path, const void *data,
-		      size_t len, const struct sfs_file_opts *opts, struct sfs_staged *out,
+SFS_API int sfs_stage(int dirfd, const char *name, const char *path, const void *data, size_t len,
+		      const struct sfs_file_opts *opts, struct sfs_staged *out,
 		      struct sfs_error *err);
 
 /* Phase 2: rename the temp over the target and fsync the directory (no-op when unchanged).

@@ -16,27 +16,27 @@
 
 #include <stddef.h>
 
-#define SFS_API __attribute__((visibility("default")))
+#define SFS_API	      __attribute__((visibility("default")))
 #define SFS_ERROR_MAX 512
 
 struct sfs_error {
-	int code;                 /* the negative errno that was returned */
-	char msg[SFS_ERROR_MAX];  /* one sentence, NUL-terminated */
+	int code;		 /* the negative errno that was returned */
+	char msg[SFS_ERROR_MAX]; /* one sentence, NUL-terminated */
 };
 
 /* Fills `err` (when not NULL) and returns `code` (a negative errno), so callers can write
  * `return sfs_error_set(err, -ENOENT, "...", ...);`. */
 SFS_API int sfs_error_set(struct sfs_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes the existing message with "PREFIX: " (used to name a source or secret). */
 SFS_API void sfs_error_prefix(struct sfs_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Non-fatal findings (a normalisation applied, a certificate close to expiry). Fixed capacity:
  * further warnings past the last slot are counted in `dropped`. Never contain secret bytes. */
 #define SFS_WARNINGS_MAX 16
-#define SFS_WARNING_LEN 256
+#define SFS_WARNING_LEN	 256
 struct sfs_warnings {
 	unsigned count;
 	unsigned dropped;
@@ -44,6 +44,6 @@ struct sfs_warnings {
 };
 
 SFS_API void sfs_warn(struct sfs_warnings *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

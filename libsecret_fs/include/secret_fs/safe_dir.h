@@ -13,10 +13,10 @@
 #ifndef SECRET_FS_SAFE_DIR_H
 #define SECRET_FS_SAFE_DIR_H
 
+#include "secret_fs/error.h"
+
 #include <stdbool.h>
 #include <sys/types.h>
-
-#include "secret_fs/error.h"
 
 struct sfs_owner {
 	uid_t uid;
@@ -25,13 +25,13 @@ struct sfs_owner {
 };
 
 struct sfs_dir_opts {
-	struct sfs_owner owner;   /* target owner: created dirs get it, /tmp rule checks it */
-	mode_t mode;              /* mode of the final directory when created (e.g. 0700) */
-	mode_t parent_mode;       /* mode of missing intermediate directories */
-	bool parents_root_owned;  /* intermediates created as the invoking uid/gid ([dir] sections)
-				     instead of `owner` */
-	bool enforce_final;       /* an existing final directory owned by `owner.uid` gets `mode` */
-	bool create;              /* false: only open, -ENOENT when missing */
+	struct sfs_owner owner;	 /* target owner: created dirs get it, /tmp rule checks it */
+	mode_t mode;		 /* mode of the final directory when created (e.g. 0700) */
+	mode_t parent_mode;	 /* mode of missing intermediate directories */
+	bool parents_root_owned; /* intermediates created as the invoking uid/gid ([dir] sections)
+				    instead of `owner` */
+	bool enforce_final;	 /* an existing final directory owned by `owner.uid` gets `mode` */
+	bool create;		 /* false: only open, -ENOENT when missing */
 };
 
 /* Opens (creating as allowed) the absolute directory `path`. On success *dirfd_out is an

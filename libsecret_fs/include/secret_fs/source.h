@@ -12,11 +12,11 @@
 #ifndef SECRET_FS_SOURCE_H
 #define SECRET_FS_SOURCE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
 #include "secret_fs/error.h"
 #include "secret_fs/secure_mem.h"
+
+#include <stdbool.h>
+#include <stddef.h>
 
 enum sfs_source_kind { SFS_SOURCE_ENV, SFS_SOURCE_FILE, SFS_SOURCE_CRED, SFS_SOURCE_STDIN };
 
@@ -27,7 +27,7 @@ struct sfs_source {
 };
 
 /* Size limits: keys are small, certificate bundles can be large. */
-#define SFS_MAX_KEY_BYTES 8192u
+#define SFS_MAX_KEY_BYTES    8192u
 #define SFS_MAX_SECRET_BYTES (1024u * 1024u)
 
 /* Parses a SOURCE string. Returns 0, -EINVAL (bad syntax, message names it) or -ENOMEM. */
@@ -43,7 +43,7 @@ SFS_API int sfs_source_path(const struct sfs_source *src, char *buf, size_t bufs
 struct sfs_read_opts {
 	size_t max_bytes; /* refuse larger content with a clear error (-EFBIG); 0 means
 			     SFS_MAX_SECRET_BYTES */
-	bool keep_env;    /* env: do not wipe/unset the variable (scrub_env = no) */
+	bool keep_env;	  /* env: do not wipe/unset the variable (scrub_env = no) */
 };
 
 /* Reads the whole source into `out` (secure memory; freed by the caller with

@@ -2,10 +2,10 @@
  *
  * The checks, in order: normalisation of PEM that came through env vars or YAML, strict
  * armor/base64/DER, Ed25519 with a sign/verify self-test over `domain || 0x00 || message`
- * (across libsodium and OpenSSL for a tls-key), key id against the key's fingerprints, X.509 bundles, TLS
- * key/certificate pairs. On success the canonical bytes to write are returned in secure memory.
- * Errors are -EINVAL with one sentence that never contains secret bytes (the caller prefixes it
- * with the secret's name and source).
+ * (across libsodium and OpenSSL for a tls-key), key id against the key's fingerprints, X.509
+ * bundles, TLS key/certificate pairs. On success the canonical bytes to write are returned in
+ * secure memory. Errors are -EINVAL with one sentence that never contains secret bytes (the caller
+ * prefixes it with the secret's name and source).
  */
 #ifndef SECRET_FS_VALIDATE_H
 #define SECRET_FS_VALIDATE_H
