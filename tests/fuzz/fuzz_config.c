@@ -20,7 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 struct text {
 	char *buf;
 	size_t len;
@@ -156,7 +155,11 @@ static bool plan_to_ini(const char *plan, FILE *ini)
 		} else if (strncmp(line, "secret ", 7) == 0 && line[len - 1] == ':') {
 			fprintf(ini, "[secret \"%.*s\"]\n", (int)len - 8, line + 7);
 		} else if (strncmp(line, "dir ", 4) == 0 && line[len - 1] == ':') {
-			fprintf(ini, "[dir \"%.*s\"]\n", (int)len - 5, line + 4);
+			/* [dir] names expand ${VAR} like values: a '$' is spelled "$$". */
+			fputs("[dir \"", ini);
+			for (const char *c = line + 4; c < line + len - 1; c++)
+				fputs(*c == '$' ? "$$" : (char[]){*c, '\0'}, ini);
+			fputs("\"]\n", ini);
 		} else if (split_plan_line(line, &key, &value)) {
 			ok = translate_key(ini, key, value);
 		} else {
