@@ -67,7 +67,7 @@ int lifecycle_finish_config(struct lifecycle *lc, struct agent_error *err)
 }
 
 int lifecycle_first_materialization(struct config *cfg, struct ev_loop *loop,
-				    struct materializer *m, bool *have_materializer,
+				    struct materializer *m, bool durable, bool *have_materializer,
 				    struct agent_error *err)
 {
 	int r;
@@ -83,6 +83,7 @@ int lifecycle_first_materialization(struct config *cfg, struct ev_loop *loop,
 		return r;
 	}
 	*have_materializer = true;
+	m->durable = durable;
 	r = materializer_make_dirs(m, err);
 	if (r == 0)
 		r = materializer_apply(m, NULL, NULL, err);
@@ -308,8 +309,8 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 	r = start_observer(lc, err);
 	if (r < 0)
 		return r;
-	r = lifecycle_first_materialization(&lc->cfg, &lc->loop, &lc->m, &lc->have_materializer,
-					    err);
+	r = lifecycle_first_materialization(&lc->cfg, &lc->loop, &lc->m, false,
+					    &lc->have_materializer, err);
 	if (r < 0)
 		return r;
 	log_drop(lc);

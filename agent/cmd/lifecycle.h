@@ -63,10 +63,11 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err);
  * logged as agent_exit) or a negative errno. */
 int lifecycle_run(struct lifecycle *lc, char **child_argv, struct agent_error *err);
 
-/* Preflight, then the first application of every secret with the [dir] sections. On return
- * *have_materializer says whether `m` must be freed (also on failure). */
+/* Preflight, then the first application of every secret with the [dir] sections; `durable`
+ * says whether targets are fsynced (struct materializer). On return *have_materializer says
+ * whether `m` must be freed (also on failure). */
 int lifecycle_first_materialization(struct config *cfg, struct ev_loop *loop,
-				    struct materializer *m, bool *have_materializer,
+				    struct materializer *m, bool durable, bool *have_materializer,
 				    struct agent_error *err);
 
 #endif

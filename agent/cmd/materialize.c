@@ -67,7 +67,7 @@ int cmd_materialize(int argc, char **argv, struct agent_error *err)
 		err->event = "internal_error";
 		goto out;
 	}
-	r = lifecycle_first_materialization(&cfg, &loop, &m, &have_m, err);
+	r = lifecycle_first_materialization(&cfg, &loop, &m, true, &have_m, err);
 	if (r == 0)
 		log_info("materialized", NULL, "%zu secrets, %zu directories", cfg.nsecrets,
 			 cfg.ndirs);

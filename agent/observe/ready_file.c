@@ -13,6 +13,7 @@ int ready_file_write(const char *path, struct agent_error *err)
 	const struct sfs_file_opts opts = {
 	    .owner = {.uid = geteuid(), .gid = getegid(), .chown = false},
 	    .mode = 0444,
+	    .skip_sync = true, /* removed at exit, written again at every start */
 	};
 	const struct sfs_dir_opts dir = {
 	    .owner = opts.owner,

@@ -105,6 +105,7 @@ int materializer_init(struct materializer *m, struct config *cfg)
 	m->cfg = cfg;
 	m->first_done = false;
 	m->dirs_pending = false;
+	m->durable = true;
 	m->rt = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->rt));
 	m->kept = calloc(cfg->nsecrets ? cfg->nsecrets : 1, sizeof(*m->kept));
 	if (!m->rt || !m->kept) {
@@ -560,7 +561,7 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 static int stage_secret(const struct materializer *m, const struct secret_cfg *s, struct work *w,
 			struct agent_error *aerr)
 {
-	struct sfs_file_opts fopts = {.mode = s->mode};
+	struct sfs_file_opts fopts = {.mode = s->mode, .skip_sync = !m->durable};
 	struct sfs_error err = {0};
 	char dir[PATH_MAX], why[SFS_ERROR_MAX];
 	const char *name;

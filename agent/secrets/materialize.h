@@ -30,6 +30,11 @@ struct materializer {
 	bool first_done;	   /* env: sources are read once, at the first application */
 	bool dirs_pending;	   /* [dir] sections wait for the first application's validation */
 	bool can_chown; /* root or CAP_CHOWN: asked once at the start of each operation */
+	/* fsync the targets (docs/design.md §6): set for `materialize`, whose files outlive it
+	 * and may be read after a reboot before anything writes them again. `run` and `watch`
+	 * write every target again at each start before the service can read it, so for them
+	 * the rename's atomicity is the whole guarantee and fsync would only add latency. */
+	bool durable;
 	/* The canonical bytes last applied of each secret that is half of a pair (a tls-key and
 	 * its tls-cert, a tls-cert and its CA), in secure memory (locked, guarded, wiped when
 	 * freed); empty for the others. When one half rotates, the other is checked against

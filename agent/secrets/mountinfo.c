@@ -1,10 +1,12 @@
 #include "secrets/mountinfo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void mountinfo_unescape(char *s)
 {
@@ -65,4 +67,18 @@ int mountinfo_is_mount_point(const char *mountinfo_path, const char *path, bool 
 	free(line);
 	fclose(f);
 	return ret;
+}
+
+int mount_point_check(const char *path, bool *is_mount)
+{
+	struct statx stx;
+
+	/* The kernel knows whether a dentry is its mount's root; asking costs one call, where
+	 * reading mountinfo has the kernel print every mount of the namespace, once per secret. */
+	if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) == 0 &&
+	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+		*is_mount = (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+		return 0;
+	}
+	return mountinfo_is_mount_point(NULL, path, is_mount);
 }

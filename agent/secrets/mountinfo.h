@@ -14,6 +14,11 @@
  * /proc/self/mountinfo). Returns 0 or a negative errno (the file could not be read). */
 int mountinfo_is_mount_point(const char *mountinfo_path, const char *path, bool *is_mount);
 
+/* Sets *is_mount to whether `path`, links followed, is the root of a mount: one statx
+ * (STATX_ATTR_MOUNT_ROOT, Linux 5.8) where the kernel reports it, otherwise the mountinfo scan
+ * above on /proc/self/mountinfo. Returns 0 or a negative errno. */
+int mount_point_check(const char *path, bool *is_mount);
+
 /* Decodes the octal escapes (\040 space, \011 tab, \012 newline, \134 backslash) mountinfo
  * uses in paths, in place. */
 void mountinfo_unescape(char *s);

@@ -167,7 +167,7 @@ static void warn_bind_mounted(const struct secret_cfg *s, const char *path)
 {
 	bool is_mount = false;
 
-	if (mountinfo_is_mount_point(NULL, path, &is_mount) == 0 && is_mount)
+	if (mount_point_check(path, &is_mount) == 0 && is_mount)
 		log_warn("source_never_rotates", s->name,
 			 "source %s is a bind mount point (a subPath mount): it never changes "
 			 "when the Secret is updated; mount the Secret as a directory and use "

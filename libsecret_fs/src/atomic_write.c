@@ -82,14 +82,14 @@ out:
 	return same;
 }
 
-/* Whether fsync buys anything in this directory. A materialized file is a copy that the agent
- * writes again at every start from its source, so what it needs is atomicity, not durability:
- * the rename alone already guarantees that no reader ever sees a partial file or a wrong mode,
- * with or without fsync. On disk-backed filesystems fsync is kept anyway: after a power loss a
- * rename can survive while the data blocks it points to did not (a zero-length or torn file
- * until the next start rewrites it), and the service may read it before that. On tmpfs and
- * ramfs nothing survives a power loss and fsync has nothing to flush, so the calls (two per
- * file, one of them on the directory) are skipped. An unknown filesystem keeps them. */
+/* Whether fsync buys anything in this directory. The rename alone already guarantees that no
+ * reader ever sees a partial file or a wrong mode, with or without fsync; fsync adds only
+ * durability: after a power loss a rename can survive while the data blocks it points to did
+ * not (a zero-length or torn file). That matters for a file read after a reboot before its
+ * writer runs again, so it is kept on disk-backed filesystems unless the caller re-creates
+ * the file at every start (sfs_file_opts.skip_sync). On tmpfs and ramfs nothing survives a
+ * power loss and fsync has nothing to flush, so the calls (two per file, one of them on the
+ * directory) are skipped. An unknown filesystem keeps them. */
 static bool wants_fsync(int dirfd)
 {
 	struct statfs fs;
@@ -221,7 +221,7 @@ int sfs_stage(int dirfd, const char *name, const char *path, const void *data, s
 	/* Before anything else, unchanged content included: a leftover is removed even when
 	 * the target needs no rewrite. */
 	out->stale_removed = remove_stale_temps(dirfd, name, &opts->owner);
-	out->durable = wants_fsync(dirfd);
+	out->durable = !opts->skip_sync && wants_fsync(dirfd);
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		return sfs_error_set(err, -EISDIR, "%s is a directory", path);

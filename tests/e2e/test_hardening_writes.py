@@ -1,8 +1,14 @@
 """Writes after a crash: a temp file that an interrupted run left beside a target (the whole
-secret under ".NAME.XXXXXX") is removed by the next run; look-alikes are left alone.
+secret under ".NAME.XXXXXX") is removed by the next run; look-alikes are left alone. And the
+durability policy on a disk filesystem, seen by strace: `materialize` fsyncs the file and its
+directory (its files outlive it), `run` only renames (it writes every target again at each
+start, before the service can read it).
 """
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +55,59 @@ to = %s/k.pem
             self.assertTrue(os.path.lexists(path), "%s was removed" % path)
         with open(os.path.join(self.out, "k.pem"), "rb") as f:
             self.assertEqual(f.read(), b"token")
+
+
+class DurabilityPolicy(unittest.TestCase):
+    def setUp(self):
+        if not shutil.which("strace"):
+            self.skipTest("SKIPPED: strace is not installed")
+        # A disk filesystem: the build tree's (never tmpfs, where fsync is always skipped).
+        base = os.path.abspath(os.environ.get("SFS_BUILD_DIR", "."))
+        self.tmp = tempfile.mkdtemp(prefix="sa-durable-", dir=base)
+        kind = subprocess.run(["stat", "-f", "-c", "%T", self.tmp], capture_output=True,
+                              text=True).stdout.strip()
+        if kind in ("tmpfs", "ramfs"):
+            self.skipTest("SKIPPED: %s is on %s, not a disk filesystem" % (self.tmp, kind))
+        self.src = os.path.join(self.tmp, "token.src")
+        with open(self.src, "wb") as f:
+            f.write(b"token")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def traced(self, args, target):
+        """Runs the agent under strace; returns (syncs, renames onto `target`'s name)."""
+        log = os.path.join(self.tmp, "strace.log")
+        # -s 0: not even test bytes reach the log. No sanitizer leak check under ptrace.
+        env = dict(BASE_ENV, **satest.sanitizer_env(detect_leaks="0"))
+        r = subprocess.run(["strace", "-f", "-s", "0", "-o", log, "-e",
+                            "trace=fsync,fdatasync,syncfs,sync,renameat,renameat2",
+                            satest.AGENT] + args, env=env, capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            lines = f.read().splitlines()
+        syncs = [ln for ln in lines if "sync(" in ln and "resumed" not in ln]
+        renames = [ln for ln in lines if "rename" in ln and os.path.basename(target) in ln]
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), b"token")
+        return syncs, renames
+
+    def test_materialize_syncs_file_and_directory(self):
+        target = os.path.join(self.tmp, "out-m", "k.pem")
+        syncs, renames = self.traced(
+            ["materialize", "--secret", "name=k,from=file:%s,to=%s" % (self.src, target)],
+            target)
+        self.assertEqual(len(renames), 1, renames)
+        self.assertGreaterEqual(len(syncs), 2, "expected fsync of the file and the directory")
+
+    def test_run_renames_without_sync(self):
+        target = os.path.join(self.tmp, "out-r", "k.pem")
+        syncs, renames = self.traced(
+            ["run", "--secret", "name=k,from=file:%s,to=%s" % (self.src, target), "--",
+             "/bin/true"], target)
+        self.assertEqual(len(renames), 1, renames)
+        self.assertEqual(syncs, [])
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
  * A file is written to a fresh temp name in the target's directory (O_CREAT|O_EXCL|O_NOFOLLOW|
  * O_CLOEXEC, mode 0600), fchown + fchmod to the final owner and mode before the first byte,
  * all bytes written, fsync, renameat over the target, fsync of the directory. No reader ever
- * sees a partial file or a wrong mode. On tmpfs and ramfs, where nothing outlives a reboot,
- * both fsyncs are skipped: the rename alone gives the atomicity. Content equal to the current
- * target (and the same owner and mode) is not rewritten: the inode stays.
+ * sees a partial file or a wrong mode: the rename alone gives that, fsync adds durability
+ * across a power loss. Both fsyncs are skipped on tmpfs and ramfs, where nothing outlives a
+ * reboot, and when the caller says the file is written again at every start (skip_sync). Content
+ * equal to the current target (and the same owner and mode) is not rewritten: the inode stays.
  *
  * Writes are two-phase so a set of files changes together or not at all: stage every file
  * (temp written and synced), then commit all; any staging failure aborts every staged temp.
@@ -28,6 +29,9 @@
 struct sfs_file_opts {
 	struct sfs_owner owner;
 	mode_t mode;
+	/* The file is a copy that its writer re-creates from the source before anyone can rely
+	 * on it after a reboot: durability buys nothing, so neither fsync is made. */
+	bool skip_sync;
 };
 
 struct sfs_staged {
@@ -37,7 +41,7 @@ struct sfs_staged {
 	char path[PATH_MAX];	    /* full target path, for messages */
 	bool unchanged;		    /* target already has these bytes, owner and mode */
 	unsigned stale_removed;	    /* temp files an interrupted earlier write left, now removed */
-	bool durable;		    /* fsync the file and the directory (not on tmpfs/ramfs) */
+	bool durable; /* fsync the file and the directory (not on tmpfs/ramfs, not skip_sync) */
 };
 
 /* Phase 1: stage `len` bytes for `name` inside `dirfd`. `path` is the full target path (for
