@@ -294,8 +294,8 @@ int lifecycle_start(struct lifecycle *lc, struct agent_error *err)
 	int r;
 
 	log_setup(lc->cfg.log_format, lc->cfg.log_level);
-	r = privdrop_plan_make(&lc->plan, lc->cfg.user, lc->cfg.group, lc->cfg.privileged_watcher,
-			       err);
+	r = privdrop_plan_make(&lc->plan, lc->cfg.user, lc->cfg.has_user ? &lc->cfg.user_id : NULL,
+			       lc->cfg.privileged_watcher, err);
 	if (r < 0) {
 		err->event = "config_error";
 		return r;

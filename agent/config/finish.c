@@ -149,14 +149,14 @@ int config_finish(struct config *cfg, struct agent_error *err)
 					       cfg->unset_msgs.items[i]);
 
 	if (cfg->user) {
-		struct identity id;
+		struct identity *id = &cfg->user_id;
 
-		if (identity_resolve(cfg->user, cfg->group, &id, msg, sizeof(msg)) < 0)
+		if (identity_resolve(cfg->user, cfg->group, id, msg, sizeof(msg)) < 0)
 			return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL, "[agent] user: %s",
 					       msg);
 		cfg->has_user = true;
-		cfg->uid = id.uid;
-		cfg->gid = id.gid;
+		cfg->uid = id->uid;
+		cfg->gid = id->gid;
 	} else if (cfg->group) {
 		return agent_error_set(err, AGENT_FAIL_CONFIG, -EINVAL,
 				       "[agent] group is set without [agent] user; set both");

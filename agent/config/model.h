@@ -5,6 +5,7 @@
 #define AGENT_CONFIG_MODEL_H
 
 #include "base/log.h"
+#include "proc/identity.h"
 #include "secret_fs/source.h"
 #include "secret_fs/validate.h"
 
@@ -101,10 +102,12 @@ struct config {
 
 	uint64_t given; /* [agent] and [preflight] keys given, by config_key_bit() */
 
-	/* resolved identity of [agent] user (valid after config_finish) */
+	/* resolved identity of [agent] user (valid after config_finish); the whole entry is
+	 * kept for the privilege drop, so passwd and group are read once per start */
 	bool has_user;
 	uid_t uid;
 	gid_t gid;
+	struct identity user_id;
 };
 
 #endif

@@ -19,9 +19,14 @@ static const cap_value_t watcher_caps[] = {CAP_DAC_READ_SEARCH, CAP_CHOWN, CAP_F
 
 int privdrop_cap_last_cap(void)
 {
+	/* The kernel's number cannot change while it runs: read once. */
+	static int cached = -1;
 	char buf[16] = {0};
-	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-	int last = -1;
+	int fd, last = -1;
+
+	if (cached >= 0)
+		return cached;
+	fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -37,46 +42,38 @@ int privdrop_cap_last_cap(void)
 	if (last < 0)
 		for (last = 0; last < 63 && prctl(PR_CAPBSET_READ, last + 1, 0, 0, 0) >= 0; last++)
 			;
+	cached = last;
 	return last;
 }
 
-int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const char *group,
+int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const struct identity *id,
 		       bool privileged_watcher, struct agent_error *err)
 {
-	struct identity id;
-	char msg[256] = "";
-	int r;
-
 	memset(plan, 0, sizeof(*plan));
 	plan->uid = getuid();
 	plan->gid = getgid();
-	if (!user)
+	if (!id)
 		return 0;
-	r = identity_resolve(user, group, &id, msg, sizeof(msg));
-	if (r < 0)
-		/* An unknown user or group is the configuration's fault. */
-		return agent_error_set(err, r == -ENOENT ? AGENT_FAIL_CONFIG : AGENT_FAIL_NOPERM, r,
-				       "%s", msg[0] ? msg : "cannot resolve [agent] user");
-	snprintf(plan->user_name, sizeof(plan->user_name), "%s", id.name[0] ? id.name : user);
+	snprintf(plan->user_name, sizeof(plan->user_name), "%s", id->name[0] ? id->name : user);
 	/* uid 0 without capabilities can still plant setuid-root files for a later exec: that
 	 * is not a drop, and it must not be reported as one. */
-	plan->user_is_root = id.uid == 0;
+	plan->user_is_root = id->uid == 0;
 	if (geteuid() != 0 || plan->user_is_root)
 		return 0;
 	plan->change_ids = true;
-	plan->uid = id.uid;
-	plan->gid = id.gid;
+	plan->uid = id->uid;
+	plan->gid = id->gid;
 	plan->keep_watcher_caps = privileged_watcher;
-	snprintf(plan->home, sizeof(plan->home), "%s", id.home[0] ? id.home : "/");
-	/* A name alone brings its supplementary groups; an explicit group or a bare number means
-	 * exactly that one group, nothing inherited from root. */
-	if (!group && id.by_name) {
-		if (id.ngroups > PRIVDROP_MAX_GROUPS)
+	snprintf(plan->home, sizeof(plan->home), "%s", id->home[0] ? id->home : "/");
+	/* A name alone brings its supplementary groups (identity_resolve gives none for an
+	 * explicit group or a bare number: exactly that one group, nothing inherited from root). */
+	if (id->by_name) {
+		if (id->ngroups > PRIVDROP_MAX_GROUPS)
 			return agent_error_set(err, AGENT_FAIL_NOPERM, -E2BIG,
 					       "user %s is in more than %d groups", plan->user_name,
 					       PRIVDROP_MAX_GROUPS);
-		memcpy(plan->groups, id.groups, id.ngroups * sizeof(gid_t));
-		plan->ngroups = id.ngroups;
+		memcpy(plan->groups, id->groups, id->ngroups * sizeof(gid_t));
+		plan->ngroups = id->ngroups;
 	}
 	return 0;
 }
@@ -102,25 +99,27 @@ enum cap_leftover {
 	CAPS_CLEAN,
 	CAPS_UNREADABLE,
 	LEFT_INHERITABLE,
-	LEFT_AMBIENT,
 	LEFT_PERMITTED, /* permitted or effective */
 	LEFT_BOUNDING,
 };
 
 static const char *const leftover_names[] = {
     [LEFT_INHERITABLE] = "inheritable capability",
-    [LEFT_AMBIENT] = "ambient capability",
     [LEFT_PERMITTED] = "capability",
     [LEFT_BOUNDING] = "bounding capability",
 };
 
 /* The one check of the capability state after a drop, for the agent and for the child: no
  * inheritable or ambient capability; unless the ids stay root, nothing permitted or effective
- * but (with `keep`) the watcher capabilities; after a uid change, an empty bounding set.
+ * but (with `keep`) the watcher capabilities; with `bounding`, an empty bounding set.
  * Capabilities 0..cap_last; *cap names the first one left. Raw capget and prctl only: the
- * child runs it on the agent's memory (vfork), where nothing may allocate. */
+ * child runs it on the agent's memory (vfork), where nothing may allocate.
+ *
+ * The ambient set needs no call of its own once inheritable is read empty: the kernel keeps
+ * every ambient capability permitted and inheritable, and drops it from ambient the moment
+ * either bit goes (capabilities(7)), so an empty inheritable set proves an empty ambient one. */
 static enum cap_leftover find_leftover_cap(const struct privdrop_plan *plan, bool keep,
-					   int cap_last, int *cap)
+					   bool bounding, int cap_last, int *cap)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
@@ -135,13 +134,11 @@ static enum cap_leftover find_leftover_cap(const struct privdrop_plan *plan, boo
 		*cap = c;
 		if (d->inheritable & bit)
 			return LEFT_INHERITABLE;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 0)
-			return LEFT_AMBIENT;
 		if (stays_root)
 			continue;
 		if (!(keep && is_watcher_cap(c)) && ((d->effective | d->permitted) & bit))
 			return LEFT_PERMITTED;
-		if (plan->change_ids && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
+		if (bounding && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0)
 			return LEFT_BOUNDING;
 	}
 	return CAPS_CLEAN;
@@ -152,7 +149,8 @@ static enum cap_leftover find_leftover_cap(const struct privdrop_plan *plan, boo
 static int verify_caps(const struct privdrop_plan *plan, bool keep, struct agent_error *err)
 {
 	int cap = 0;
-	enum cap_leftover left = find_leftover_cap(plan, keep, privdrop_cap_last_cap(), &cap);
+	enum cap_leftover left =
+	    find_leftover_cap(plan, keep, plan->change_ids, privdrop_cap_last_cap(), &cap);
 
 	if (left == CAPS_UNREADABLE)
 		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
@@ -224,8 +222,8 @@ static int drop_bounding_set(struct agent_error *err)
 {
 	int last = privdrop_cap_last_cap();
 
-	for (cap_value_t c = 0; c <= last; c++)
-		if (cap_drop_bound(c) < 0)
+	for (int c = 0; c <= last; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
 			return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
 					       "cannot drop capability %d from the bounding set",
 					       c);
@@ -273,7 +271,9 @@ int privdrop_agent(const struct privdrop_plan *plan, struct agent_error *err)
 		if (r < 0)
 			return r;
 	}
-	if (cap_reset_ambient() < 0)
+	/* One call (libcap's cap_reset_ambient probes every capability first). A kernel without
+	 * ambient capabilities (before 4.3) has none to clear. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return agent_error_set(err, AGENT_FAIL_NOPERM, -errno,
 				       "cannot clear the ambient capability set");
 	if (plan->change_ids) {
@@ -323,7 +323,9 @@ int privdrop_child(const struct privdrop_plan *plan, int cap_last)
 		if (syscall(SYS_capset, &hdr, none) < 0)
 			return -errno;
 	}
-	if (find_leftover_cap(plan, false, cap_last, &cap) != CAPS_CLEAN)
+	/* The bounding set is not read again: the agent proved it empty before starting the
+	 * child, and a bounding set can only ever shrink. */
+	if (find_leftover_cap(plan, false, false, cap_last, &cap) != CAPS_CLEAN)
 		return -EPERM;
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return -EPERM;

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct identity;
+
 #define PRIVDROP_MAX_GROUPS 64
 
 struct privdrop_plan {
@@ -39,11 +41,11 @@ struct privdrop_plan {
 	char home[256];		/* HOME for the child; "" when the user is not changed */
 };
 
-/* Builds the plan for [agent] user/group (`user` NULL: no user, the ids stay): `user` alone
- * gets its primary group plus its supplementary groups (initgroups semantics); `user` with
- * `group`, or a numeric uid, gets only that group. Returns 0, -ENOENT (unknown user or group:
- * failure class CONFIG) or another negative errno (NOPERM). */
-int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const char *group,
+/* Builds the plan for the [agent] user as config_finish resolved it (`id` NULL: no user, the
+ * ids stay; `user` is the name as written, for messages): a name alone gets its primary group
+ * plus its supplementary groups (initgroups semantics); with a group, or a numeric uid, only
+ * that group. Returns 0 or a negative errno (NOPERM). */
+int privdrop_plan_make(struct privdrop_plan *plan, const char *user, const struct identity *id,
 		       bool privileged_watcher, struct agent_error *err);
 
 /* Drops the agent's own privileges according to `plan` and verifies the result. Must be
