@@ -520,10 +520,68 @@ static const struct dir_cfg *dir_section_for(const struct config *cfg, const cha
 	return NULL;
 }
 
+/* The target directories one pass (an application, or the start-up rotation check) has walked:
+ * secrets that share a directory walk it once per pass instead of once each (three system
+ * calls per path component). An entry is a directory walked and checked with the same options
+ * moments earlier in the same pass; every entry is closed when the pass ends, so the next pass
+ * walks again and sees whatever changed in between. */
+#define DIR_CACHE_SIZE 8
+
+struct dir_cache {
+	struct {
+		char path[PATH_MAX];
+		struct sfs_dir_opts opts;
+		int fd;
+	} e[DIR_CACHE_SIZE];
+	size_t n;
+};
+
+static bool same_dir_opts(const struct sfs_dir_opts *a, const struct sfs_dir_opts *b)
+{
+	return a->owner.uid == b->owner.uid && a->owner.gid == b->owner.gid &&
+	       a->owner.chown == b->owner.chown && a->mode == b->mode &&
+	       a->parent_mode == b->parent_mode && a->parents_root_owned == b->parents_root_owned &&
+	       a->enforce_final == b->enforce_final && a->create == b->create;
+}
+
+static void dir_cache_close(struct dir_cache *dc)
+{
+	for (size_t i = 0; i < dc->n; i++)
+		close(dc->e[i].fd);
+	dc->n = 0;
+}
+
+/* sfs_dir_open through the pass's cache: *fd is the caller's own descriptor either way. */
+static int dir_open_cached(struct dir_cache *dc, const char *dir, const struct sfs_dir_opts *opts,
+			   int *fd, struct sfs_error *err)
+{
+	int r;
+
+	for (size_t i = 0; i < dc->n; i++) {
+		if (strcmp(dc->e[i].path, dir) != 0 || !same_dir_opts(&dc->e[i].opts, opts))
+			continue;
+		*fd = fcntl(dc->e[i].fd, F_DUPFD_CLOEXEC, 3);
+		if (*fd >= 0)
+			return 0;
+		break; /* out of descriptors: walk as usual, and say so from there */
+	}
+	r = sfs_dir_open(dir, opts, fd, err);
+	if (r < 0 || dc->n >= DIR_CACHE_SIZE || strlen(dir) >= sizeof(dc->e[0].path))
+		return r;
+	dc->e[dc->n].fd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (dc->e[dc->n].fd < 0)
+		return r;
+	strcpy(dc->e[dc->n].path, dir);
+	dc->e[dc->n].opts = *opts;
+	dc->n++;
+	return r;
+}
+
 /* Opens the target's directory with the ownership rules of docs/design.md §13: created directories
  * get the secret's owner and 0700, unless a [dir] section describes the directory. */
-static int open_target_dir(const struct materializer *m, const struct sfs_owner *owner,
-			   const char *dir, bool create, int *fd, struct sfs_error *err)
+static int open_target_dir(const struct materializer *m, struct dir_cache *dc,
+			   const struct sfs_owner *owner, const char *dir, bool create, int *fd,
+			   struct sfs_error *err)
 {
 	const struct dir_cfg *d = dir_section_for(m->cfg, dir);
 	struct sfs_dir_opts opts = {
@@ -540,7 +598,7 @@ static int open_target_dir(const struct materializer *m, const struct sfs_owner 
 		opts.parent_mode = 0755;
 		opts.parents_root_owned = true;
 	}
-	return sfs_dir_open(dir, &opts, fd, err);
+	return dir_open_cached(dc, dir, &opts, fd, err);
 }
 
 static int split_target(const char *to, char *dir, size_t size, const char **name)
@@ -558,8 +616,8 @@ static int split_target(const char *to, char *dir, size_t size, const char **nam
 }
 
 /* Returns 0 or a negative errno (logged). */
-static int stage_secret(const struct materializer *m, const struct secret_cfg *s, struct work *w,
-			struct agent_error *aerr)
+static int stage_secret(const struct materializer *m, struct dir_cache *dc,
+			const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
 {
 	struct sfs_file_opts fopts = {.mode = s->mode, .skip_sync = !m->durable};
 	struct sfs_error err = {0};
@@ -576,7 +634,7 @@ static int stage_secret(const struct materializer *m, const struct secret_cfg *s
 		sfs_error_set(&err, r, "%s", why);
 		goto out;
 	}
-	r = open_target_dir(m, &fopts.owner, dir, true, &fd, &err);
+	r = open_target_dir(m, dc, &fopts.owner, dir, true, &fd, &err);
 	if (r < 0)
 		goto out;
 	r = sfs_stage(fd, name, s->to, w->output.data, w->output.len, &fopts, &w->staged, &err);
@@ -710,6 +768,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 {
 	const struct config *cfg = m->cfg;
 	size_t n = cfg->nsecrets, changed_count = 0;
+	struct dir_cache dirs = {.n = 0};
 	struct work *works = NULL;
 	struct agent_error local, e;
 	int code;
@@ -792,7 +851,7 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 	for (size_t i = 0; i < n; i++) {
 		if (!works[i].validated || works[i].check_only || !cfg->secrets[i].to)
 			continue;
-		code = stage_secret(m, &cfg->secrets[i], &works[i], err);
+		code = stage_secret(m, &dirs, &cfg->secrets[i], &works[i], err);
 		if (code < 0)
 			goto out;
 	}
@@ -806,14 +865,15 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
 	if (nchanged)
 		*nchanged = changed_count;
 out:
+	dir_cache_close(&dirs);
 	free_works(works, n);
 	return code;
 }
 
 /* Whether the agent, as it is now, could rotate secret `s`: give the file its configured ids,
  * reach the target's directory and create a file in it. Returns 0 or -errno with `why`. */
-static int rotation_possible(const struct materializer *m, const struct secret_cfg *s, char *why,
-			     size_t why_size)
+static int rotation_possible(const struct materializer *m, struct dir_cache *dc,
+			     const struct secret_cfg *s, char *why, size_t why_size)
 {
 	struct sfs_owner owner;
 	struct sfs_error err = {0};
@@ -828,7 +888,7 @@ static int rotation_possible(const struct materializer *m, const struct secret_c
 		snprintf(why, why_size, "target %s is not an absolute file path", s->to);
 		return -EINVAL;
 	}
-	r = open_target_dir(m, &owner, dir, false, &fd, &err);
+	r = open_target_dir(m, dc, &owner, dir, false, &fd, &err);
 	if (r < 0) {
 		snprintf(why, why_size, "%s", err.msg);
 		return r;
@@ -846,6 +906,7 @@ static int rotation_possible(const struct materializer *m, const struct secret_c
 size_t materializer_check_rotation(struct materializer *m)
 {
 	const struct config *cfg = m->cfg;
+	struct dir_cache dirs = {.n = 0};
 	size_t impossible = 0;
 	char uid[16];
 
@@ -858,7 +919,7 @@ size_t materializer_check_rotation(struct materializer *m)
 		if (!s->to ||
 		    (s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED))
 			continue;
-		if (rotation_possible(m, s, why, sizeof(why)) == 0)
+		if (rotation_possible(m, &dirs, s, why, sizeof(why)) == 0)
 			continue;
 		impossible++;
 		log_event(LOG_WARN, "rotation_impossible", s->name,
@@ -867,5 +928,6 @@ size_t materializer_check_rotation(struct materializer *m)
 			  "of it will be refused until this is fixed",
 			  s->to, uid);
 	}
+	dir_cache_close(&dirs);
 	return impossible;
 }

@@ -2,7 +2,8 @@
 secret under ".NAME.XXXXXX") is removed by the next run; look-alikes are left alone. And the
 durability policy on a disk filesystem, seen by strace: `materialize` fsyncs the file and its
 directory (its files outlive it), `run` only renames (it writes every target again at each
-start, before the service can read it).
+start, before the service can read it). Secrets that share a directory have it walked from
+"/" once per pass, not once each.
 """
 import os
 import shutil
@@ -108,6 +109,24 @@ class DurabilityPolicy(unittest.TestCase):
              "/bin/true"], target)
         self.assertEqual(len(renames), 1, renames)
         self.assertEqual(syncs, [])
+
+    def test_one_walk_per_directory_per_pass(self):
+        log = os.path.join(self.tmp, "walk.log")
+        out = os.path.join(self.tmp, "out-w")
+        args = []
+        for i in range(5):
+            args += ["--secret", "name=k%d,from=file:%s,to=%s/k%d" % (i, self.src, out, i)]
+        env = dict(BASE_ENV, **satest.sanitizer_env(detect_leaks="0"))
+        r = subprocess.run(["strace", "-f", "-s", "64", "-o", log, "-e", "trace=openat",
+                            satest.AGENT, "materialize"] + args, env=env, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as f:
+            walks = [ln for ln in f if 'openat(AT_FDCWD, "/", ' in ln and "O_PATH" in ln]
+        self.assertEqual(len(walks), 1, walks)
+        for i in range(5):
+            with open(os.path.join(out, "k%d" % i), "rb") as f:
+                self.assertEqual(f.read(), b"token")
 
 
 if __name__ == "__main__":
