@@ -29,8 +29,9 @@ int fuzz_tcp_address(const char *spec, char *host, char *port, char *msg, size_t
 /* Reads a pid from a pidfile as the notifier does. */
 int fuzz_read_pidfile(const char *path, pid_t *pid);
 
-/* Whether `path` is a mount point listed in the mountinfo file `mountinfo_path` (NULL: this
- * process's), and the in-place unescaping of a mountinfo path field. */
+/* Whether `path` is a mount point listed in the mountinfo file `mountinfo_path` (NULL: the
+ * live check rotation makes, statx then this process's mountinfo), and the in-place
+ * unescaping of a mountinfo path field. */
 int fuzz_is_mount_point(const char *mountinfo_path, const char *path, bool *is_mount);
 void fuzz_mountinfo_unescape(char *field);
 
