@@ -903,6 +903,29 @@ static int rotation_possible(const struct materializer *m, struct dir_cache *dc,
 	return r;
 }
 
+bool materializer_source_stale(struct materializer *m, size_t i)
+{
+	const struct secret_cfg *s = &m->cfg->secrets[i];
+	struct sfs_read_opts opts = {
+	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
+	    .keep_env = true,
+	};
+	struct sfs_secret raw = {0};
+	struct sfs_error err = {0};
+	unsigned char hash[32];
+	bool stale;
+
+	if ((s->source.kind != SFS_SOURCE_FILE && s->source.kind != SFS_SOURCE_CRED) ||
+	    !m->rt[i].applied)
+		return false;
+	if (sfs_source_read(&s->source, &opts, &raw, &err) < 0)
+		return false;
+	sfs_hash(raw.data, raw.len, hash);
+	stale = memcmp(hash, m->rt[i].source_hash, sizeof(hash)) != 0;
+	sfs_secret_free(&raw);
+	return stale;
+}
+
 size_t materializer_check_rotation(struct materializer *m)
 {
 	const struct config *cfg = m->cfg;

@@ -79,4 +79,9 @@ int materializer_apply(struct materializer *m, const bool *which, size_t *nchang
  * Returns how many were found. */
 size_t materializer_check_rotation(struct materializer *m);
 
+/* Whether the source of secret `i` (a file: or cred: source already applied) now holds other
+ * bytes than those last applied. Quiet: a source that cannot be read says false, and the next
+ * application that reads it reports why. */
+bool materializer_source_stale(struct materializer *m, size_t i);
+
 #endif

@@ -32,6 +32,7 @@ struct rotation {
 	bool *changed;	 /* union over the rounds of one application */
 	bool *attempted; /* in the set of one of those rounds (for the observer) */
 	bool *refused;	 /* in a round that was rejected */
+	bool *stale;	 /* found by the comparison made once the watches are armed */
 	size_t n;
 };
 
@@ -69,6 +70,15 @@ static bool take_pending(struct rotation *r)
 	return any;
 }
 
+static void log_rejected(const struct agent_error *err)
+{
+	/* The log names the class by the status a start would have ended with. */
+	log_event(LOG_WARN, "rotation_rejected", NULL, (const char *[]){"reason", err->msg, NULL},
+		  "the new version was not applied (exit code %d): every file stays as it was; "
+		  "the next change is tried again",
+		  agent_exit_code(err->failure));
+}
+
 /* Applies the pending set. Reading several files is not atomic: when a source changed again
  * while the set was being read (kubelet swapped ..data between the key and its certificate),
  * the written set may mix two versions, so it is applied again before anyone is told. The
@@ -91,13 +101,7 @@ static void apply_pending(struct rotation *r)
 		for (size_t i = 0; i < r->n; i++)
 			r->attempted[i] |= r->which[i];
 		if (materializer_apply(r->m, r->which, &nchanged, &err) < 0) {
-			/* The log names the class by the status a start would have ended with. */
-			log_event(
-			    LOG_WARN, "rotation_rejected", NULL,
-			    (const char *[]){"reason", err.msg, NULL},
-			    "the new version was not applied (exit code %d): every file stays "
-			    "as it was; the next change is tried again",
-			    agent_exit_code(err.failure));
+			log_rejected(&err);
 			/* The set is all or nothing: each of its secrets is refused. */
 			for (size_t i = 0; i < r->n; i++)
 				r->refused[i] |= r->which[i];
@@ -119,7 +123,7 @@ static void apply_pending(struct rotation *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->attempted[i])
 			observe_rotation(r->m->cfg->secrets[i].name,
-					 r->refused[i]	   ? OBSERVE_ROTATION_REJECTED
+					 r->refused[i]	 ? OBSERVE_ROTATION_REJECTED
 					 : r->changed[i] ? OBSERVE_ROTATION_APPLIED
 							 : OBSERVE_ROTATION_UNCHANGED);
 	observe_rotation_end();
@@ -160,6 +164,25 @@ static void on_debounce(struct ev_loop *loop, struct ev_timer *timer, void *ctx)
 	(void)loop;
 	(void)timer;
 	apply_pending(ctx);
+}
+
+/* A source that changed after the first application read it and before its watch was armed
+ * sent no event, and would wait for the next change, days away for a Kubernetes Secret. So
+ * once the watches are armed, and before the service starts, every source is compared with
+ * the bytes applied; those that differ are applied now, as the end of the first application
+ * (nobody is told: the service has not started, or in `watch` was not told of the first one
+ * either). A change after this comparison comes as an event. */
+static void catch_up(struct rotation *r)
+{
+	struct agent_error err;
+	bool any = false;
+
+	for (size_t i = 0; i < r->n; i++) {
+		r->stale[i] = materializer_source_stale(r->m, i);
+		any |= r->stale[i];
+	}
+	if (any && materializer_apply(r->m, r->stale, NULL, &err) < 0)
+		log_rejected(&err);
 }
 
 /* A subPath mount binds one inode: kubelet's swap of ..data never reaches it. */
@@ -230,6 +253,7 @@ static int start(struct rotation *r, const struct rotation_notify *notify)
 		log_error("rotation_failed", NULL, "cannot watch the sources: %s", strerror(-ret));
 		goto out;
 	}
+	catch_up(r);
 	{
 		char dirs[16], debounce[24], poll[24];
 
@@ -267,7 +291,8 @@ int rotation_start(struct rotation **out, struct ev_loop *loop, struct materiali
 	r->changed = calloc(r->n ? r->n : 1, sizeof(*r->changed));
 	r->attempted = calloc(r->n ? r->n : 1, sizeof(*r->attempted));
 	r->refused = calloc(r->n ? r->n : 1, sizeof(*r->refused));
-	if (!r->pending || !r->which || !r->changed || !r->attempted || !r->refused)
+	r->stale = calloc(r->n ? r->n : 1, sizeof(*r->stale));
+	if (!r->pending || !r->which || !r->changed || !r->attempted || !r->refused || !r->stale)
 		goto fail;
 	ret = start(r, notify);
 	if (ret == 1) {
@@ -299,5 +324,6 @@ void rotation_stop(struct rotation *r)
 	free(r->changed);
 	free(r->attempted);
 	free(r->refused);
+	free(r->stale);
 	free(r);
 }

@@ -1,5 +1,6 @@
 """Rotation under `run`: kubelet's AtomicWriter swaps, one signal per content change, invalid
-versions kept out, a watched directory deleted and recreated, an overflowed inotify queue.
+versions kept out, a watched directory deleted and recreated, an overflowed inotify queue, and
+a change made while the first materialization was still running.
 
 The service is tests/helpers/rot_child: at every SIGHUP it hashes the targets and records the
 digests, so the tests know exactly which set the service saw at the moment it was told.
@@ -168,6 +169,56 @@ class NotificationNamesTheChange(RotationCase):
                    if "event=secret_written secret=ca " in ln]
         self.assertIn("fingerprint=%s" % cert_fingerprint(pairs[0][1]), written[0])
         satest.assert_no_secret_bytes(self, self.agent_log, [k for k, _ in pairs])
+
+
+class ChangeDuringStart(RotationCase):
+    def test_change_before_the_watch_is_armed_is_applied(self):
+        """The key is read first; the agent then blocks reading its second secret from standard
+        input. The key changes right then, before any watch exists, so no event will ever come
+        for it: the agent must still notice it before the service starts, so that the service
+        starts with the new key (and is not signalled for it)."""
+        keys = [satest.gen_ed25519_pem() for _ in range(2)]
+        writer = kubelet.AtomicWriter(self.src)
+        writer.write({"key.pem": keys[0]})
+        key_t, token_t = self.key_target(), os.path.join(self.out, "token")
+        log_path = os.path.join(self.tmp, "agent.log")
+        with open(log_path, "wb") as log:
+            p = subprocess.Popen(
+                satest.agent_cmd(
+                    ["--debounce", "0",
+                     "--secret", "name=key,from=file:%s/key.pem,to=%s,type=ed25519"
+                     % (self.src, key_t),
+                     "--secret", "name=token,from=-,to=%s" % token_t],
+                    [satest.ROT_CHILD, self.record, self.child_pidfile, key_t]),
+                env=dict(satest.BASE_ENV), stdin=subprocess.PIPE, stdout=log,
+                stderr=subprocess.STDOUT)
+
+        def log_text():
+            with open(log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+
+        def blocked_on_stdin():
+            # /proc/PID/syscall starts with the syscall number (0: read) and the fd (0).
+            with open("/proc/%d/syscall" % p.pid) as f:
+                return f.read().startswith("0 0x0 ")
+
+        try:
+            self.assertTrue(satest.wait_for(blocked_on_stdin, 20),
+                            "the agent never read standard input")
+            writer.write({"key.pem": keys[1]})
+            p.stdin.write(b"token")
+            p.stdin.close()
+            self.assertTrue(satest.wait_for(lambda: os.path.exists(self.child_pidfile), 20),
+                            "the service never started:\n" + log_text())
+            self.assertEqual(satest.file_sha(key_t), satest.sha(keys[1]),
+                             "the service started with the key replaced during the start:\n"
+                             + log_text())
+            time.sleep(0.3)
+            self.assertEqual(satest.records(self.record), [])
+            self.assertIsNone(p.poll(), log_text())
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=20)
 
 
 class SignalsPerChange(RotationCase):

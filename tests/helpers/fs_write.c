@@ -11,7 +11,7 @@
 int main(int argc, char **argv)
 {
 	struct sfs_error err = {0};
-	struct sfs_file_opts fo;
+	struct sfs_file_opts fo = {0}; /* durable: the syscall-order test expects both fsyncs */
 	bool changed = false;
 
 	if (argc != 6) {
