@@ -16,6 +16,7 @@
 #include "proc/identity.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Parses a decimal id; (id_t)-1 is refused because it means "unchanged" to set*id(). */
@@ -60,6 +62,55 @@ static size_t initial_bufsize(int which)
 #define IDENTITY_GROUP_FILE "/etc/group"
 #endif
 
+/* The file in memory, read as a stream: fgetpwent_r and fgetgrent_r seek back and forth around
+ * every entry, which on a file is two lseek calls per line and on memory none. NULL with errno
+ * set (ENOENT: no such file); *buf is the caller's to free after fclose. */
+static FILE *open_db(const char *path, char **buf)
+{
+	struct stat st;
+	size_t len = 0;
+	FILE *f = NULL;
+	int fd, saved;
+
+	*buf = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 24)) {
+		saved = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		goto out;
+	}
+	/* One byte more: an empty file still makes a stream (fmemopen refuses size 0). */
+	*buf = calloc(1, (size_t)st.st_size + 1);
+	if (!*buf) {
+		saved = ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, *buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	f = fmemopen(*buf, len ? len : 1, "r");
+	saved = errno;
+out:
+	close(fd);
+	if (!f) {
+		free(*buf);
+		*buf = NULL;
+		errno = saved;
+	}
+	return f;
+}
+
 /* The NSS calls' contract (0 and *found NULL when there is no such entry, else an errno),
  * answered from the files. A missing file has no entries. fgetpwent_r/fgetgrent_r put the
  * stream back at the start of the entry on ERANGE, so the same entry is read again with the
@@ -67,7 +118,8 @@ static size_t initial_bufsize(int which)
 static int files_getpw(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t size,
 		       struct passwd **found)
 {
-	FILE *f = fopen(IDENTITY_PASSWD_FILE, "re");
+	char *db;
+	FILE *f = open_db(IDENTITY_PASSWD_FILE, &db);
 	int r;
 
 	*found = NULL;
@@ -79,6 +131,7 @@ static int files_getpw(const char *name, uid_t uid, struct passwd *pw, char *buf
 		*found = NULL;
 	}
 	fclose(f);
+	free(db);
 	if (r == ENOENT) /* end of file */
 		r = 0;
 	if (r != 0)
@@ -89,7 +142,8 @@ static int files_getpw(const char *name, uid_t uid, struct passwd *pw, char *buf
 static int files_getgr(const char *name, gid_t gid, struct group *gr, char *buf, size_t size,
 		       struct group **found)
 {
-	FILE *f = fopen(IDENTITY_GROUP_FILE, "re");
+	char *db;
+	FILE *f = open_db(IDENTITY_GROUP_FILE, &db);
 	int r;
 
 	*found = NULL;
@@ -101,6 +155,7 @@ static int files_getgr(const char *name, gid_t gid, struct group *gr, char *buf,
 		*found = NULL;
 	}
 	fclose(f);
+	free(db);
 	if (r == ENOENT)
 		r = 0;
 	if (r != 0)
@@ -122,6 +177,7 @@ static int files_grouplist(const char *user, gid_t primary, gid_t *groups, int *
 	struct group gr, *found;
 	int max = *ngroups, n = 0, r;
 	char *buf = malloc(size);
+	char *db = NULL;
 	FILE *f;
 
 	if (!buf)
@@ -129,7 +185,7 @@ static int files_grouplist(const char *user, gid_t primary, gid_t *groups, int *
 	if (max > 0)
 		groups[0] = primary;
 	n = 1;
-	f = fopen(IDENTITY_GROUP_FILE, "re");
+	f = open_db(IDENTITY_GROUP_FILE, &db);
 	while (f) {
 		bool member = false, seen = false;
 
@@ -161,6 +217,7 @@ static int files_grouplist(const char *user, gid_t primary, gid_t *groups, int *
 	}
 	if (f)
 		fclose(f);
+	free(db);
 	free(buf);
 	*ngroups = n;
 	return n > max ? -1 : n;
