@@ -4,58 +4,25 @@ log line saying why, and nobody is signalled; the watcher never blocks on it. A 
 still gets its signal.
 """
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import kubelet  # noqa: E402
 import satest  # noqa: E402
+import watchcase  # noqa: E402
 
 
-class PidfileChecks(unittest.TestCase):
+class PidfileChecks(watchcase.WatchCase):
+    PREFIX = "sa-pidfile-"
+
     def setUp(self):
-        self.tmp = satest.shm_dir("sa-pidfile-")
-        self.src = os.path.join(self.tmp, "volume")
-        self.target = os.path.join(self.tmp, "out", "token")
+        super().setUp()
         self.pidfile = os.path.join(self.tmp, "service.pid")
-        self.procs = []
-        self.agent = None
-        self.writer = kubelet.AtomicWriter(self.src)
-        self.writer.write({"token": b"v0\n"})
-        self.secret = "name=token,from=file:%s/token,to=%s,type=opaque" % (self.src, self.target)
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if self.agent:
-            self.agent.stop(signal.SIGKILL)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def service(self, name):
-        """A stand-in service recording the signals it gets."""
-        record = os.path.join(self.tmp, name + ".record")
-        own_pid = os.path.join(self.tmp, name + ".ownpid")
-        p = subprocess.Popen([satest.ROT_CHILD, record, own_pid, self.target])
-        self.procs.append(p)
-        self.assertTrue(satest.wait_for(lambda: os.path.exists(own_pid), 10))
-        return p, record
 
     def start_watch(self):
         self.agent = satest.Agent(["watch", "--secret", self.secret, "--debounce", "0",
                                    "--notify-pidfile", self.pidfile], self.tmp)
         self.assertTrue(self.agent.wait_log("event=watch_ready"), self.agent.log_text())
-
-    def rotate(self, data):
-        self.writer.write({"token": data})
-        self.assertTrue(satest.wait_for(
-            lambda: satest.file_sha(self.target) == satest.sha(data), 20),
-            self.agent.log_text())
 
     def assert_refused(self, reason, record):
         self.start_watch()

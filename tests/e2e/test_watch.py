@@ -2,53 +2,17 @@
 moment of each rotation (retrying a stale one), needs the pidfile only for signal:, runs exec:
 hooks, and exits 0 on SIGTERM."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import kubelet  # noqa: E402
 import satest  # noqa: E402
+import watchcase  # noqa: E402
 
 
-class Watch(unittest.TestCase):
-    def setUp(self):
-        self.tmp = satest.shm_dir("sa-watch-")
-        self.src = os.path.join(self.tmp, "volume")
-        self.target = os.path.join(self.tmp, "out", "token")
-        self.procs = []
-        self.agent = None
-        self.writer = kubelet.AtomicWriter(self.src)
-        self.writer.write({"token": b"v0\n"})
-        self.secret = "name=token,from=file:%s/token,to=%s,type=opaque" % (self.src, self.target)
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if self.agent:
-            self.agent.stop(signal.SIGKILL)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def service(self, name):
-        """A stand-in service (not the agent's child) recording its signals."""
-        record = os.path.join(self.tmp, name + ".record")
-        pidfile = os.path.join(self.tmp, name + ".pid")
-        p = subprocess.Popen([satest.ROT_CHILD, record, pidfile, self.target])
-        self.procs.append(p)
-        self.assertTrue(satest.wait_for(lambda: os.path.exists(pidfile), 10))
-        return p, record
-
-    def rotate(self, data):
-        self.writer.write({"token": data})
-        self.assertTrue(satest.wait_for(
-            lambda: satest.file_sha(self.target) == satest.sha(data), 20),
-            self.agent.log_text() if self.agent else "")
-
+class Watch(watchcase.WatchCase):
     def test_signal_goes_to_the_pid_in_the_file_at_that_moment(self):
         a, rec_a = self.service("a")
         b, rec_b = self.service("b")
