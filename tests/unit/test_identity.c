@@ -275,6 +275,30 @@ static void test_files_missing(void **state)
 	strcpy(files_group, saved_group);
 }
 
+/* Empty files (an image that has them but lists nobody) read like missing ones. */
+static void test_files_empty(void **state)
+{
+	char saved_passwd[64], saved_group[64], empty[64] = "/tmp/identity-empty-XXXXXX";
+	struct identity id;
+	char msg[256];
+	int fd = mkstemp(empty);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	strcpy(saved_passwd, files_passwd);
+	strcpy(saved_group, files_group);
+	strcpy(files_passwd, empty);
+	strcpy(files_group, empty);
+	assert_int_equal(files_identity_resolve("1001", NULL, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(id.uid, 1001);
+	assert_int_equal(files_identity_resolve("alice", NULL, &id, msg, sizeof(msg)), -ENOENT);
+	assert_int_equal(files_identity_resolve("1001", "staff", &id, msg, sizeof(msg)), -ENOENT);
+	strcpy(files_passwd, saved_passwd);
+	strcpy(files_group, saved_group);
+	unlink(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +313,7 @@ int main(void)
 	    cmocka_unit_test(test_files_user_by_name),
 	    cmocka_unit_test(test_files_numbers_and_groups),
 	    cmocka_unit_test(test_files_missing),
+	    cmocka_unit_test(test_files_empty),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
