@@ -269,15 +269,20 @@ static int read_failed(const struct secret_cfg *s, const struct sfs_error *err,
 	return aerr->code;
 }
 
-/* Reads one source into w->raw. Returns 0 or a negative errno (logged). */
-static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
+/* How a secret's source is read: keys have the smaller size limit. Variables are scrubbed only
+ * after every source was read (scrub_env_sources): one variable may feed several secrets. */
+static struct sfs_read_opts read_opts(const struct secret_cfg *s)
 {
-	/* Variables are scrubbed only after every source was read (scrub_env_sources): one
-	 * variable may feed several secrets. */
-	struct sfs_read_opts opts = {
+	return (struct sfs_read_opts){
 	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
 	    .keep_env = true,
 	};
+}
+
+/* Reads one source into w->raw. Returns 0 or a negative errno (logged). */
+static int read_secret(const struct secret_cfg *s, struct work *w, struct agent_error *aerr)
+{
+	struct sfs_read_opts opts = read_opts(s);
 	struct sfs_error err = {0};
 	int r;
 
@@ -906,10 +911,7 @@ static int rotation_possible(const struct materializer *m, struct dir_cache *dc,
 bool materializer_source_stale(struct materializer *m, size_t i)
 {
 	const struct secret_cfg *s = &m->cfg->secrets[i];
-	struct sfs_read_opts opts = {
-	    .max_bytes = secret_type_is_key(s->type) ? SFS_MAX_KEY_BYTES : SFS_MAX_SECRET_BYTES,
-	    .keep_env = true,
-	};
+	struct sfs_read_opts opts = read_opts(s);
 	struct sfs_secret raw = {0};
 	struct sfs_error err = {0};
 	unsigned char hash[32];

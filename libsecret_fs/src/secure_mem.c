@@ -216,7 +216,7 @@ static void arena_protect(const unsigned char *data, bool readonly)
 	pthread_mutex_unlock(&arena_lock);
 }
 
-static void arena_free(unsigned char *data, size_t cap)
+static void arena_free(unsigned char *data)
 {
 	struct chunk *c;
 	size_t page, span;
@@ -230,8 +230,7 @@ static void arena_free(unsigned char *data, size_t cap)
 	if (c->pages[page].readonly &&
 	    mprotect(c->base + page * page_size, span * page_size, PROT_READ | PROT_WRITE) < 0)
 		goto out;
-	/* The whole span, not only `cap` bytes: whatever an overrun wrote goes too. */
-	(void)cap;
+	/* The whole span, not only the data: whatever an overrun wrote goes too. */
 	sodium_memzero(c->base + page * page_size, span * page_size);
 	for (size_t i = 0; i < span; i++)
 		c->pages[page + i] = (struct page_state){0};
@@ -292,7 +291,7 @@ void sfs_secret_free(struct sfs_secret *s)
 		sodium_memzero(s->data, s->cap);
 		free(s->data);
 	} else {
-		arena_free(s->data, s->cap);
+		arena_free(s->data);
 	}
 	s->data = NULL;
 	s->len = 0;

@@ -24,8 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_ARGS 32
 
-
-
 struct run {
 	char *buf;
 	size_t len;

@@ -17,7 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 static void check_normalize_idempotent(const uint8_t *data, size_t size)
 {
 	struct sfs_secret once = {0}, twice = {0};

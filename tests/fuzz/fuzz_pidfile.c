@@ -17,7 +17,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 /* The number the whole content spells, or -1. */
 static long long expected_pid(const uint8_t *data, size_t size)
 {
